@@ -1,0 +1,62 @@
+"""Export a trained aeinfer checkpoint: rebuild the model from the checkpoint alone, export it.
+
+The checkpoint carries its family and configs (see :mod:`aeinfer.train.trainer`), so nothing
+else is needed but the MNIST test split, whose first images serve as real parity inputs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aeinfer.export.onnx_export import ExportSpec, Tolerance, export_pair
+from aeinfer.train.data import load_split
+from aeinfer.train.trainer import images_to_tensor, load_checkpoint, rebuild, to_layout
+
+PARITY_IMAGES = 64
+
+
+def training_record(ckpt: dict[str, Any]) -> dict[str, Any]:
+    """What a card says about how a checkpoint was trained."""
+    history = ckpt["history"]
+    return {
+        "data": ckpt["training_data"],
+        "model_config": ckpt["model_config"],
+        "train_config": ckpt["train_config"],
+        "seed": ckpt["train_config"]["seed"],
+        "epochs": history[-1]["epoch"] if history else 0,
+        "steps": ckpt["step"],
+        "wall_time_s": round(float(ckpt["wall_time_s"]), 1),
+        "machine": ckpt["machine"],
+        "framework": f"torch {ckpt['torch_version']}",
+    }
+
+
+def export_checkpoint(
+    ckpt_path: Path,
+    out_dir: Path,
+    *,
+    name: str | None = None,
+    data_dir: Path | None = None,
+    tolerance: Tolerance = Tolerance(),
+) -> dict[str, Any]:
+    """Export ``ckpt_path`` into the model directory ``out_dir``; returns the card."""
+    ckpt = load_checkpoint(ckpt_path)
+    family, _, encoder, decoder = rebuild(ckpt)
+    real = to_layout(
+        images_to_tensor(load_split("test", data_dir).images[:PARITY_IMAGES]), family.LAYOUT
+    )
+    # The family docstring's first line reads "``name``: what it is"; the card keeps the what.
+    doc = (family.__doc__ or "").strip().splitlines()
+    spec = ExportSpec(
+        name=name or ckpt["family"],
+        family=ckpt["family"],
+        layout=family.LAYOUT,
+        latent_kind=family.LATENT_KIND,
+        description=doc[0].split(": ", 1)[-1] if doc else "",
+        training=training_record(ckpt),
+        metrics={"split": "MNIST test (torch, at export)", **ckpt["metrics"]},
+    )
+    return export_pair(
+        encoder, decoder, real[:2], out_dir, spec, real_inputs=real, tolerance=tolerance
+    )

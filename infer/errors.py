@@ -1,0 +1,55 @@
+"""Typed errors raised by aeinfer.
+
+Every error the library raises derives from :class:`AeinferError`, so an application can catch
+one class. Only the CLI turns these into messages and exit codes; the library never exits.
+"""
+
+from __future__ import annotations
+
+
+class AeinferError(Exception):
+    """Base class of every error aeinfer raises on purpose."""
+
+
+class ModelNotFoundError(AeinferError):
+    """A model name is not bundled, or a model folder lacks a graph or its card."""
+
+
+class ModelIntegrityError(AeinferError):
+    """A model file is truncated, tampered with, or disagrees with its card."""
+
+
+class RuntimeMissingError(AeinferError):
+    """A required optional dependency (ONNX Runtime, torch, ...) is not installed."""
+
+
+class DeviceUnavailableError(AeinferError):
+    """The requested execution device could not be obtained."""
+
+
+class InputError(AeinferError):
+    """An input (image, array or latent file) is missing, unreadable or malformed."""
+
+
+class OutputError(AeinferError):
+    """An output location cannot be written, or would overwrite an input."""
+
+
+class UnknownFamilyError(AeinferError):
+    """A model family name is not in the registry."""
+
+
+class DataError(AeinferError):
+    """A dataset file is missing, corrupt, truncated or fails its checksum."""
+
+
+class ExportError(AeinferError):
+    """Export failed, including ONNX Runtime disagreeing with torch beyond tolerance."""
+
+
+class CheckpointError(AeinferError):
+    """A training checkpoint is missing or does not describe a model aeinfer can rebuild."""
+
+
+class CapabilityError(AeinferError):
+    """The model cannot do what was asked (e.g. sampling from a non-variational model)."""

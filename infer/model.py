@@ -1,0 +1,264 @@
+"""The runtime model: an encoder and a decoder session behind a numpy API.
+
+Images go in as (N, H, W) — or one (H, W) — uint8 in 0..255 or float in [0, 1], PIL images
+or paths; decoded images come back float32 (N, H, W) in [0, 1], whatever layout the family
+uses inside its graphs. A loaded model is safe to call from several threads: ONNX Runtime's
+``run`` is thread-safe and the model keeps no per-call state.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aeinfer.errors import CapabilityError, InputError, ModelIntegrityError
+from aeinfer.metadata import (
+    DECODER_FILE,
+    ENCODER_FILE,
+    IMAGE_NAME,
+    LATENT_GAUSSIAN,
+    LATENT_NAME,
+    LAYOUT_FLAT,
+    LAYOUT_IMAGE,
+    Card,
+    metadata_props_to_card,
+    read_card,
+    sha256_file,
+)
+from aeinfer.session import Placement, create_session
+from aeinfer.zoo import resolve
+
+# Bounded batches keep memory flat however many images a caller passes at once.
+MAX_BATCH = 1024
+UINT8_MAX = 255.0
+ImageInput = np.ndarray | Sequence[Any] | Path | str | Any
+
+
+class Model:
+    """An autoencoder served by ONNX Runtime. Use :func:`aeinfer.load` to get one."""
+
+    def __init__(self, card: Card, device: str = "auto") -> None:
+        self._card = card
+        sessions = {}
+        placements: list[Placement] = []
+        for file_name in (ENCODER_FILE, DECODER_FILE):
+            path = card.graph_path(file_name)
+            data = path.read_bytes()
+            expected = card.data["files"].get(file_name, {}).get("sha256")
+            # Hash the very bytes handed to ORT, so what runs is what was verified.
+            if expected is not None and _sha256(data) != expected:
+                raise ModelIntegrityError(
+                    f"{path}: sha256 does not match the model card (truncated or modified file)"
+                )
+            session, placement = create_session(data, device, str(path))
+            graph_meta = metadata_props_to_card(session.get_modelmeta().custom_metadata_map)
+            if graph_meta.get("family", card.family) != card.family:
+                raise ModelIntegrityError(
+                    f"{path}: graph says family {graph_meta.get('family')!r}, "
+                    f"card says {card.family!r}"
+                )
+            sessions[file_name] = session
+            placements.append(placement)
+        self._encoder = sessions[ENCODER_FILE]
+        self._decoder = sessions[DECODER_FILE]
+        self._placement = placements[0]
+        self._encoder_outputs = [o.name for o in self._encoder.get_outputs()]
+
+    # --- description -------------------------------------------------------------------
+    @property
+    def info(self) -> dict[str, Any]:
+        """The model card (metadata) as a dict; a copy, safe to modify."""
+        return copy.deepcopy(self._card.data)
+
+    @property
+    def name(self) -> str:
+        return self._card.name
+
+    @property
+    def family(self) -> str:
+        return self._card.family
+
+    @property
+    def path(self) -> Path:
+        return self._card.directory
+
+    @property
+    def latent_shape(self) -> tuple[int, ...]:
+        return self._card.latent_shape
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        return self._card.image_shape
+
+    @property
+    def is_variational(self) -> bool:
+        return self._card.latent_kind == LATENT_GAUSSIAN
+
+    @property
+    def providers(self) -> list[str]:
+        """Execution providers the sessions really use, in priority order."""
+        return list(self._placement.obtained)
+
+    @property
+    def device_note(self) -> str:
+        """What the device choice resolved to, e.g. 'device auto: using CPU'."""
+        return self._placement.note
+
+    def __repr__(self) -> str:
+        return f"Model(name={self.name!r}, family={self.family!r}, providers={self.providers})"
+
+    # --- conversions -------------------------------------------------------------------
+    def as_images(self, x: ImageInput) -> np.ndarray:
+        """Any accepted image input → float32 (N, H, W) in [0, 1]."""
+        return as_images(x, self.image_shape)
+
+    def _to_layout(self, images: np.ndarray) -> np.ndarray:
+        n = images.shape[0]
+        if self._card.layout == LAYOUT_FLAT:
+            return images.reshape(n, -1)
+        if self._card.layout == LAYOUT_IMAGE:
+            return images.reshape(n, 1, *self.image_shape)
+        return images
+
+    def _check_latents(self, z: np.ndarray | Sequence[float]) -> np.ndarray:
+        z = np.asarray(z)
+        if not np.issubdtype(z.dtype, np.number) or np.issubdtype(z.dtype, np.complexfloating):
+            raise InputError(f"latents must be real numbers, got dtype {z.dtype}")
+        if z.shape == self.latent_shape:
+            z = z[None]
+        if z.shape[1:] != self.latent_shape:
+            raise InputError(
+                f"latent shape {tuple(z.shape)} does not match model {self.name!r}, which takes "
+                f"(N, {', '.join(map(str, self.latent_shape))})"
+            )
+        if not np.isfinite(z).all():
+            raise InputError("latents contain NaN or infinite values")
+        return np.ascontiguousarray(z, dtype=np.float32)
+
+    # --- the API -----------------------------------------------------------------------
+    def encode_distribution(self, x: ImageInput) -> tuple[np.ndarray, np.ndarray]:
+        """(mean, logvar) of q(z|x) for a variational model."""
+        if not self.is_variational:
+            raise CapabilityError(f"model {self.name!r} ({self.family}) is not variational")
+        images = self.as_images(x)
+        means, logvars = [], []
+        for chunk in _chunks(images):
+            mean, logvar = self._encoder.run(None, {IMAGE_NAME: self._to_layout(chunk)})
+            means.append(mean)
+            logvars.append(logvar)
+        return _cat(means, self.latent_shape), _cat(logvars, self.latent_shape)
+
+    def encode(self, x: ImageInput) -> np.ndarray:
+        """Codes (N, *latent_shape) float32; for a variational model, the posterior mean."""
+        images = self.as_images(x)
+        codes = [
+            self._encoder.run(self._encoder_outputs[:1], {IMAGE_NAME: self._to_layout(chunk)})[0]
+            for chunk in _chunks(images)
+        ]
+        return _cat(codes, self.latent_shape)
+
+    def decode(self, z: np.ndarray | Sequence[float]) -> np.ndarray:
+        """Images (N, H, W) float32 in [0, 1] from codes (N, *latent_shape)."""
+        latents = self._check_latents(z)
+        outputs = [
+            self._decoder.run(None, {LATENT_NAME: chunk})[0].reshape(-1, *self.image_shape)
+            for chunk in _chunks(latents)
+        ]
+        if not outputs:
+            return np.zeros((0, *self.image_shape), dtype=np.float32)
+        return np.clip(np.concatenate(outputs), 0.0, 1.0).astype(np.float32, copy=False)
+
+    def reconstruct(self, x: ImageInput) -> np.ndarray:
+        """decoder(encoder(x)) as (N, H, W) float32 in [0, 1]; through the mean for a VAE."""
+        return self.decode(self.encode(x))
+
+    def sample(self, n: int, seed: int | None = None) -> np.ndarray:
+        """Decode ``n`` draws z ~ N(0, I) (variational models only); seeded for repeatability."""
+        if not self.is_variational:
+            raise CapabilityError(
+                f"model {self.name!r} ({self.family}) is not variational; sampling needs a vae"
+            )
+        if n < 0:
+            raise InputError(f"sample count must be ≥ 0, got {n}")
+        rng = np.random.default_rng(seed)
+        return self.decode(rng.standard_normal((n, *self.latent_shape)).astype(np.float32))
+
+
+def _sha256(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def _chunks(array: np.ndarray) -> Iterator[np.ndarray]:
+    for start in range(0, array.shape[0], MAX_BATCH):
+        yield array[start : start + MAX_BATCH]
+
+
+def _cat(parts: list[np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
+    if not parts:
+        return np.zeros((0, *shape), dtype=np.float32)
+    return np.concatenate(parts).reshape(-1, *shape)
+
+
+def as_images(x: ImageInput, image_shape: tuple[int, int]) -> np.ndarray:
+    """numpy (N,H,W)/(H,W) uint8 or float in [0,1], a PIL image, a path, or a list of those
+    → float32 (N, H, W) in [0, 1]."""
+    if isinstance(x, np.ndarray):
+        return _array_images(x, image_shape)
+    if isinstance(x, (list, tuple)):
+        if not x:
+            return np.zeros((0, *image_shape), dtype=np.float32)
+        return np.concatenate([as_images(item, image_shape) for item in x])
+    from aeinfer.imageio import load_image  # Pillow is only needed for these inputs
+
+    return load_image(x).digit[None].astype(np.float32)
+
+
+def _array_images(x: np.ndarray, image_shape: tuple[int, int]) -> np.ndarray:
+    if x.shape == image_shape:
+        x = x[None]
+    if x.ndim != 3 or x.shape[1:] != image_shape:
+        raise InputError(
+            f"images must have shape (N, {image_shape[0]}, {image_shape[1]}) or "
+            f"({image_shape[0]}, {image_shape[1]}), got {tuple(x.shape)}"
+        )
+    if x.dtype == np.uint8:
+        return x.astype(np.float32) / UINT8_MAX
+    if not np.issubdtype(x.dtype, np.floating):
+        raise InputError(f"images must be uint8 or float in [0, 1], got dtype {x.dtype}")
+    if not np.isfinite(x).all():
+        raise InputError("images contain NaN or infinite values")
+    if x.size and (x.min() < 0.0 or x.max() > 1.0):
+        raise InputError(
+            f"float images must lie in [0, 1], got [{x.min():.3g}, {x.max():.3g}] "
+            "(pass uint8 for 0..255 data)"
+        )
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+_CACHE: dict[tuple[str, str], Model] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def load(name_or_path: str | Path, device: str = "auto") -> Model:
+    """Load a bundled model by name, or a model directory by path, on ``device``.
+
+    ``device`` is ``auto`` (CUDA if it really starts, else CPU), ``cpu`` or ``cuda`` (an
+    error if CUDA cannot be obtained). Models are cached per (directory, device) and checked
+    against their card's sha256 on first load.
+    """
+    directory = resolve(name_or_path)
+    key = (str(directory), device)
+    with _CACHE_LOCK:
+        if key not in _CACHE:
+            _CACHE[key] = Model(read_card(directory), device)
+        return _CACHE[key]
+
+
+__all__ = ["Model", "as_images", "load", "sha256_file"]

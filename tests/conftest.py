@@ -1,0 +1,68 @@
+"""Shared fixtures: the MNIST copy beside the checkout, and smoke-trained models per family.
+
+Tests never download: MNIST is read from ``../shared/data/mnist`` (or ``$AEINFER_TEST_DATA``).
+Smoke models are trained for a few steps and exported once per session, then reused.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
+SMOKE_STEPS = 5
+SMOKE_TRAIN_IMAGES = 512
+SMOKE_VAL_IMAGES = 256
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    path = Path(os.environ.get("AEINFER_TEST_DATA", SHARED_MNIST))
+    if not (path / "t10k-images-idx3-ubyte.gz").is_file():
+        pytest.fail(f"MNIST not found at {path}; set AEINFER_TEST_DATA to the IDX folder")
+    return path
+
+
+@dataclass(frozen=True)
+class Smoke:
+    """A smoke-trained family: its checkpoint and its exported model directory."""
+
+    family: str
+    checkpoint: Path
+    model_dir: Path
+
+
+@pytest.fixture(scope="session")
+def smoke(tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path) -> Callable[[str], Smoke]:
+    """smoke(family) trains SMOKE_STEPS steps and exports, once per family per session."""
+    root = tmp_path_factory.mktemp("smoke")
+    cache: dict[str, Smoke] = {}
+
+    def get(family: str) -> Smoke:
+        if family not in cache:
+            from aeinfer.export.checkpoint import export_checkpoint
+            from aeinfer.train.trainer import train
+
+            result = train(
+                family,
+                root / "runs" / family,
+                data_dir=mnist_dir,
+                train_overrides={
+                    "max_steps": SMOKE_STEPS,
+                    "train_limit": SMOKE_TRAIN_IMAGES,
+                    "val_limit": SMOKE_VAL_IMAGES,
+                    "batch_size": 64,
+                },
+                progress=False,
+            )
+            model_dir = root / "models" / family
+            export_checkpoint(result.checkpoint, model_dir, data_dir=mnist_dir)
+            cache[family] = Smoke(family, result.checkpoint, model_dir)
+        return cache[family]
+
+    return get

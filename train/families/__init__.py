@@ -1,0 +1,1 @@
+"""Model families, one module each; :mod:`aeinfer.train.registry` maps names to them."""

@@ -1,0 +1,62 @@
+"""``conv``: convolutional autoencoder down to a 4×4×8 code.
+
+Seed: "Building Autoencoders in Keras", convolutional example: Conv(16)-Pool-Conv(8)-Pool-
+Conv(8)-Pool ('same' padding, so 28 → 14 → 7 → 4), then Conv(8)-Up-Conv(8)-Up-Conv(16, 'valid',
+16 → 14)-Up-Conv(1, sigmoid). Reported BCE ≈ 0.094 after 50 epochs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import nn
+
+from aeinfer.metadata import LATENT_DETERMINISTIC, LAYOUT_IMAGE
+from aeinfer.train.config import TrainConfig
+from aeinfer.train.families.base import SigmoidDecoder, bce_loss, plain_metrics
+
+LAYOUT = LAYOUT_IMAGE
+LATENT_KIND = LATENT_DETERMINISTIC
+PRIMARY_METRIC = "bce"
+TRAINING = TrainConfig(epochs=50, batch_size=128, lr=2e-3, schedule="cosine")
+KERNEL = 3
+
+
+@dataclass(frozen=True)
+class Config:
+    """Filter counts of the three encoder convolutions (the decoder mirrors them)."""
+
+    filters: tuple[int, int, int] = (16, 8, 8)
+
+
+def _conv(n_in: int, n_out: int, padding: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(n_in, n_out, KERNEL, padding=padding)
+
+
+def build(cfg: Config) -> tuple[nn.Module, nn.Module]:
+    f1, f2, f3 = cfg.filters
+    # ceil_mode reproduces Keras 'same' pooling: 7 → 4 rather than 3.
+    encoder = nn.Sequential(
+        _conv(1, f1), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True),
+        _conv(f1, f2), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True),
+        _conv(f2, f3), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True),
+    )  # fmt: skip
+    decoder = SigmoidDecoder(
+        nn.Sequential(
+            _conv(f3, f3),
+            nn.ReLU(),
+            nn.Upsample(scale_factor=2),
+            _conv(f3, f2),
+            nn.ReLU(),
+            nn.Upsample(scale_factor=2),
+            _conv(f2, f1, padding=0),
+            nn.ReLU(),
+            nn.Upsample(scale_factor=2),
+            _conv(f1, 1),
+        )
+    )
+    return encoder, decoder
+
+
+loss = bce_loss
+metrics = plain_metrics

@@ -1,0 +1,309 @@
+"""One generic trainer for every family: seeded, resumable, validated on the test split.
+
+The checkpoint (``last.pt`` in the run directory) carries the family name and both configs, so
+export can rebuild the model from the checkpoint alone (as nanoGPT keeps ``model_args``). It is
+written atomically at every epoch end and when ``max_steps`` stops a run, and holds everything
+needed to continue exactly where it stopped: weights, optimizer, schedule, step, RNG state.
+Shuffling is seeded per epoch, so a run resumed mid-epoch skips the batches already seen.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import pickle
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from aeinfer.errors import CheckpointError
+from aeinfer.metadata import LAYOUT_FLAT, LAYOUT_IMAGE, LAYOUT_SEQUENCE
+from aeinfer.train.config import SCHEDULES, TrainConfig
+from aeinfer.train.data import load_split
+from aeinfer.train.families.base import StepContext
+from aeinfer.train.registry import get_family
+
+CHECKPOINT_FILE = "last.pt"
+CHECKPOINT_FORMAT = 1
+EVAL_BATCH = 1000
+# Evaluation noise/sampling uses its own fixed seed so every epoch is scored on the same draw.
+EVAL_SEED = 20_161_114
+WARMUP_FRACTION = 0.02
+TRAINING_DATA = "MNIST train split (60 000 images, 28×28, uint8 scaled to [0, 1])"
+
+
+def to_layout(images: torch.Tensor, layout: str) -> torch.Tensor:
+    """(N, 28, 28) float → the family's input layout."""
+    if layout == LAYOUT_FLAT:
+        return images.reshape(images.shape[0], -1)
+    if layout == LAYOUT_IMAGE:
+        return images.unsqueeze(1)
+    if layout == LAYOUT_SEQUENCE:
+        return images
+    raise ValueError(f"unknown layout {layout!r}")
+
+
+def images_to_tensor(images: np.ndarray) -> torch.Tensor:
+    """uint8 (N, 28, 28) → float32 in [0, 1]."""
+    return torch.from_numpy(images.astype(np.float32) / 255.0)
+
+
+def _merge(base: Any, overrides: dict[str, Any] | None) -> Any:
+    """A frozen dataclass with ``overrides`` applied; unknown keys are an error."""
+    if not overrides:
+        return base
+    valid = {f.name for f in fields(base)}
+    unknown = sorted(set(overrides) - valid)
+    if unknown:
+        raise CheckpointError(
+            f"unknown setting(s) {', '.join(unknown)} for {type(base).__qualname__}; "
+            f"valid: {', '.join(sorted(valid))}"
+        )
+    return replace(base, **overrides)
+
+
+def _schedule(cfg: TrainConfig, total_steps: int) -> Callable[[int], float]:
+    """Learning-rate multiplier per step: constant, or linear warm-up then cosine to zero."""
+    if cfg.schedule not in SCHEDULES:
+        raise CheckpointError(f"unknown schedule {cfg.schedule!r}; valid: {', '.join(SCHEDULES)}")
+    if cfg.schedule == "constant":
+        return lambda step: 1.0
+    warmup = max(1, int(WARMUP_FRACTION * total_steps))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return factor
+
+
+@dataclass
+class TrainResult:
+    """Where the checkpoint is and what the last validation measured."""
+
+    checkpoint: Path
+    epochs_done: int
+    steps: int
+    metrics: dict[str, float]
+    wall_time_s: float
+
+
+def machine_description() -> str:
+    """A short description of the machine for cards (CPU model and core count)."""
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return f"{cpu}, {os.cpu_count()} logical cores"
+
+
+def evaluate(
+    family: ModuleType,
+    encoder: nn.Module,
+    decoder: nn.Module,
+    model_cfg: Any,
+    images: torch.Tensor,
+) -> dict[str, float]:
+    """The family's metrics over ``images`` (N, 28, 28), averaged weighting by batch size."""
+    encoder.eval()
+    decoder.eval()
+    gen = torch.Generator().manual_seed(EVAL_SEED)
+    totals: dict[str, float] = {}
+    with torch.no_grad():
+        for start in range(0, images.shape[0], EVAL_BATCH):
+            batch = to_layout(images[start : start + EVAL_BATCH], family.LAYOUT)
+            for key, value in family.metrics(encoder, decoder, batch, model_cfg, gen).items():
+                totals[key] = totals.get(key, 0.0) + value * batch.shape[0]
+    return {key: value / images.shape[0] for key, value in totals.items()}
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Load a checkpoint with ``weights_only=True`` and check it names a known family."""
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, OSError, EOFError, ValueError) as exc:
+        raise CheckpointError(f"{path}: not a readable checkpoint ({exc})") from exc
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path}: not an aeinfer checkpoint (format {CHECKPOINT_FORMAT})")
+    get_family(ckpt["family"])
+    return ckpt
+
+
+def rebuild(ckpt: dict[str, Any]) -> tuple[ModuleType, Any, nn.Module, nn.Module]:
+    """Family module, model config, encoder and decoder (in eval mode) from a checkpoint."""
+    family = get_family(ckpt["family"])
+    model_cfg = family.Config(**ckpt["model_config"])
+    encoder, decoder = family.build(model_cfg)
+    encoder.load_state_dict(ckpt["encoder"])
+    decoder.load_state_dict(ckpt["decoder"])
+    return family, model_cfg, encoder.eval(), decoder.eval()
+
+
+def _save_atomic(obj: dict[str, Any], path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def train(
+    family_name: str,
+    run_dir: Path,
+    *,
+    data_dir: Path | None = None,
+    model_overrides: dict[str, Any] | None = None,
+    train_overrides: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train ``family_name`` into ``run_dir``, resuming from ``run_dir/last.pt`` if present."""
+    family = get_family(family_name)
+    model_cfg = _merge(family.Config(), model_overrides)
+    train_cfg: TrainConfig = _merge(family.TRAINING, train_overrides)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_path = run_dir / CHECKPOINT_FILE
+
+    torch.manual_seed(train_cfg.seed)
+    encoder, decoder = family.build(model_cfg)
+    params = [*encoder.parameters(), *decoder.parameters()]
+    optimizer = torch.optim.AdamW(params, lr=train_cfg.lr, weight_decay=train_cfg.weight_decay)
+
+    train_set = load_split("train", data_dir)
+    test_set = load_split("test", data_dir)
+    train_images = images_to_tensor(train_set.images[: train_cfg.train_limit])
+    val_images = images_to_tensor(test_set.images[: train_cfg.val_limit])
+    n_train = train_images.shape[0]
+    steps_per_epoch = math.ceil(n_train / train_cfg.batch_size)
+    total_steps = steps_per_epoch * train_cfg.epochs
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(train_cfg, total_steps))
+    loss_gen = torch.Generator().manual_seed(train_cfg.seed + 1)
+
+    step, history, wall = 0, [], 0.0
+    if ckpt_path.is_file():
+        ckpt = load_checkpoint(ckpt_path)
+        saved = {k: v for k, v in ckpt["train_config"].items() if k != "max_steps"}
+        wanted = {k: v for k, v in asdict(train_cfg).items() if k != "max_steps"}
+        if (
+            ckpt["family"] != family_name
+            or ckpt["model_config"] != asdict(model_cfg)
+            or (saved != wanted)
+        ):
+            raise CheckpointError(
+                f"{ckpt_path}: holds a run with other settings; use a new run directory "
+                "or the same settings to resume"
+            )
+        encoder.load_state_dict(ckpt["encoder"])
+        decoder.load_state_dict(ckpt["decoder"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        scheduler.load_state_dict(ckpt["scheduler"])
+        loss_gen.set_state(ckpt["loss_generator"])
+        step, history, wall = ckpt["step"], list(ckpt["history"]), float(ckpt["wall_time_s"])
+
+    def checkpoint(metrics: dict[str, float]) -> None:
+        _save_atomic(
+            {
+                "format": CHECKPOINT_FORMAT,
+                "family": family_name,
+                "model_config": asdict(model_cfg),
+                "train_config": asdict(train_cfg),
+                "training_data": TRAINING_DATA,
+                "encoder": encoder.state_dict(),
+                "decoder": decoder.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "loss_generator": loss_gen.get_state(),
+                "step": step,
+                "history": history,
+                "metrics": metrics,
+                "wall_time_s": wall,
+                "machine": machine_description(),
+                "torch_version": str(torch.__version__),
+            },
+            ckpt_path,
+        )
+
+    def limit_reached() -> bool:
+        return train_cfg.max_steps is not None and step >= train_cfg.max_steps
+
+    metrics: dict[str, float] = history[-1]["val"] if history else {}
+    first_epoch = step // steps_per_epoch
+    if first_epoch >= train_cfg.epochs or limit_reached():
+        return TrainResult(ckpt_path, first_epoch, step, metrics, wall)
+
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    bar = Progress(
+        TextColumn(f"[bold]{family_name}[/] epoch {{task.fields[epoch]}}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[logs]}"),
+        TimeRemainingColumn(),
+        disable=not progress,
+    )
+    with bar:
+        task = bar.add_task(
+            "train", total=total_steps, completed=step, epoch=first_epoch + 1, logs=""
+        )
+        for epoch in range(first_epoch, train_cfg.epochs):
+            started = time.perf_counter()
+            encoder.train()
+            decoder.train()
+            order = torch.randperm(
+                n_train, generator=torch.Generator().manual_seed(train_cfg.seed * 1000 + epoch)
+            )
+            ctx = StepContext(epoch=epoch, total_epochs=train_cfg.epochs, generator=loss_gen)
+            losses: list[float] = []
+            for batch_index in range(step - epoch * steps_per_epoch, steps_per_epoch):
+                idx = order[
+                    batch_index * train_cfg.batch_size : (batch_index + 1) * train_cfg.batch_size
+                ]
+                batch = to_layout(train_images[idx], family.LAYOUT)
+                out = family.loss(encoder, decoder, batch, model_cfg, ctx)
+                optimizer.zero_grad(set_to_none=True)
+                out.loss.backward()
+                optimizer.step()
+                scheduler.step()
+                step += 1
+                losses.append(out.loss.item())
+                logs = " ".join(f"{k}={v:.4g}" for k, v in out.logs.items())
+                bar.update(task, advance=1, epoch=epoch + 1, logs=logs)
+                if limit_reached():
+                    break
+            wall += time.perf_counter() - started
+            metrics = evaluate(family, encoder, decoder, model_cfg, val_images)
+            history.append(
+                {
+                    "epoch": epoch + 1,
+                    "step": step,
+                    "train_loss": float(np.mean(losses)) if losses else float("nan"),
+                    "val": metrics,
+                    "wall_time_s": wall,
+                }
+            )
+            checkpoint(metrics)
+            shown = " ".join(f"{k}={v:.4g}" for k, v in metrics.items())
+            bar.console.print(
+                f"{family_name} epoch {epoch + 1}/{train_cfg.epochs} val: {shown}"
+            ) if progress else None
+            if limit_reached():
+                break
+    return TrainResult(ckpt_path, step // steps_per_epoch, step, metrics, wall)
