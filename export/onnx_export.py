@@ -14,9 +14,13 @@ Any pair of modules can be exported this way, not only aeinfer's families: see
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import shutil
 import tempfile
+import warnings
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,21 +91,39 @@ def _as_tuple(value: torch.Tensor | tuple[torch.Tensor, ...]) -> tuple[torch.Ten
     return value if isinstance(value, tuple) else (value,)
 
 
+@contextlib.contextmanager
+def _quiet_exporter() -> Iterator[None]:
+    """Silence the exporter's chatter that says nothing about this model (e.g. "torchvision is
+    not installed. Skipping torchvision::nms", deprecation notices inside torch.export)."""
+    logger = logging.getLogger("torch.onnx")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.filterwarnings("ignore", message=".*were assigned during export.*")
+            yield
+    finally:
+        logger.setLevel(level)
+
+
 def _to_proto(module: nn.Module, example: torch.Tensor, inputs: list[str], outputs: list[str]):
     """Dynamo-export ``module`` to an in-memory ModelProto with a dynamic batch axis."""
     batch = torch.export.Dim(BATCH_AXIS, min=1)
     try:
-        program = torch.onnx.export(
-            module,
-            (example,),
-            input_names=inputs,
-            output_names=outputs,
-            dynamic_shapes=({0: batch},),
-            opset_version=OPSET,
-            dynamo=True,
-            external_data=False,
-            verbose=False,
-        )
+        with _quiet_exporter():
+            program = torch.onnx.export(
+                module,
+                (example,),
+                input_names=inputs,
+                output_names=outputs,
+                dynamic_shapes=({0: batch},),
+                opset_version=OPSET,
+                dynamo=True,
+                external_data=False,
+                verbose=False,
+            )
     except torch.onnx.errors.OnnxExporterError as exc:
         raise ExportError(f"torch.onnx.export failed for {type(module).__name__}: {exc}") from exc
     if program is None:

@@ -31,6 +31,8 @@ from aeinfer.model import Model
 # Images loaded and run together; bounds memory for folders of any size.
 FILE_BATCH = 64
 OUTPUT_SUFFIX = ".png"
+NPY_MAGIC = b"\x93NUMPY"
+ZIP_MAGIC = b"PK\x03\x04"
 
 Progress = Callable[[int, int], None]
 
@@ -59,12 +61,7 @@ def plan_outputs(
     relative layout is kept under it.
     """
     pairs: list[tuple[Path, Path]] = []
-    single_file_target = (
-        output is not None
-        and output.suffix.lower() in IMAGE_SUFFIXES
-        and len(inputs) == 1
-        and not Path(inputs[0]).is_dir()
-    )
+    single_file_target = _single_file_target(inputs, output)
     for item in inputs:
         try:
             expanded = expand_inputs([Path(item)])
@@ -80,6 +77,16 @@ def plan_outputs(
                 target = output / rel.parent / f"{rel.stem}{OUTPUT_SUFFIX}"
             pairs.append((file, target))
     return pairs
+
+
+def _single_file_target(inputs: Sequence[Path], output: Path | None) -> bool:
+    """Whether ``output`` names the one output image (rather than a folder of outputs)."""
+    return (
+        output is not None
+        and output.suffix.lower() in IMAGE_SUFFIXES
+        and len(inputs) == 1
+        and not Path(inputs[0]).is_dir()
+    )
 
 
 def _batches(items: list[tuple[Path, Path]]) -> Iterator[list[tuple[Path, Path]]]:
@@ -101,6 +108,9 @@ def map_images(
     report = JobReport()
     planned = plan_outputs(inputs, output, tag, report)
     all_inputs = [source for source, _ in planned]
+    # An output folder (and the inputs' layout under it) is created; the parent of a single
+    # named output file must already exist, as for encode and decode.
+    make_folders = output is not None and not _single_file_target(inputs, output)
     todo: list[tuple[Path, Path]] = []
     for source, target in planned:
         if target.exists() and not overwrite and not _same(source, target):
@@ -122,7 +132,8 @@ def map_images(
             results = model.reconstruct(np.stack([item[0].digit for item in loaded]))
             for (image, source, target), result in zip(loaded, results, strict=True):
                 try:
-                    target.parent.mkdir(parents=True, exist_ok=True)
+                    if make_folders:
+                        target.parent.mkdir(parents=True, exist_ok=True)
                     write_image_atomic(
                         restore(image, result), target, inputs=all_inputs, overwrite=True
                     )
@@ -165,6 +176,13 @@ def read_latents(path: Path) -> np.ndarray:
         raise InputError(f"{path}: is a directory, expected a .npy file")
     try:
         with path.open("rb") as handle:
+            head = handle.read(len(NPY_MAGIC))
+            # Without the header numpy falls back to unpickling and blames pickles; say what
+            # is really wrong. Zip archives (.npz) are let through to the message below.
+            if head != NPY_MAGIC and head[:4] != ZIP_MAGIC:
+                why = "empty file" if not head else "no NumPy .npy header"
+                raise InputError(f"{path}: not a readable .npy array ({why})")
+            handle.seek(0)
             array = np.load(handle, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
         raise InputError(f"{path}: not a readable .npy array ({exc})") from exc

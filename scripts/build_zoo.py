@@ -31,9 +31,7 @@ def main() -> None:
         run_dir = args.runs / family
         if not args.export_only:
             train(family, run_dir, data_dir=args.data_dir)
-        card = export_checkpoint(
-            run_dir / "last.pt", args.models / family, data_dir=args.data_dir
-        )
+        card = export_checkpoint(run_dir / "last.pt", args.models / family, data_dir=args.data_dir)
         print(f"{family}: exported to {args.models / family}; metrics {card['metrics']}")
 
 

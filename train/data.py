@@ -192,15 +192,18 @@ def download(
                 continue
             fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
             tmp = Path(tmp_name)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(payload)
             try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(payload)
                 verify_content(tmp, md5)
+                os.replace(tmp, target)
             except DataError as exc:
-                tmp.unlink()
                 problems.append(f"{mirror}: {exc}")
                 continue
-            os.replace(tmp, target)
+            except OSError as exc:
+                raise DataError(f"{target}: cannot write ({exc.strerror})") from exc
+            finally:
+                tmp.unlink(missing_ok=True)  # gone already after a successful replace
             break
         else:
             raise DataError(f"{name}: no mirror served valid content ({'; '.join(problems)})")

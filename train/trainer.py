@@ -130,16 +130,26 @@ def evaluate(
     return {key: value / images.shape[0] for key, value in totals.items()}
 
 
+# What torch.load raises on a file that is not a checkpoint; the weights-only unpickler also
+# raises IndexError or KeyError (LookupError) on some garbage.
+CHECKPOINT_KEYS = ("family", "model_config", "train_config", "encoder", "decoder", "history")
+# torch's weights-only unpickler raises any of these on bytes that are not a checkpoint.
+_UNREADABLE = (pickle.UnpicklingError, RuntimeError, OSError, EOFError, ValueError, LookupError)
+
+
 def load_checkpoint(path: Path) -> dict[str, Any]:
     """Load a checkpoint with ``weights_only=True`` and check it names a known family."""
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, OSError, EOFError, ValueError) as exc:
+    except _UNREADABLE as exc:
         raise CheckpointError(f"{path}: not a readable checkpoint ({exc})") from exc
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path}: not an aeinfer checkpoint (format {CHECKPOINT_FORMAT})")
+    missing = [key for key in CHECKPOINT_KEYS if key not in ckpt]
+    if missing:
+        raise CheckpointError(f"{path}: checkpoint lacks {', '.join(missing)}")
     get_family(ckpt["family"])
     return ckpt
 
@@ -260,8 +270,9 @@ def train(
         disable=not progress,
     )
     with bar:
+        shown_total = min(total_steps, train_cfg.max_steps or total_steps)
         task = bar.add_task(
-            "train", total=total_steps, completed=step, epoch=first_epoch + 1, logs=""
+            "train", total=shown_total, completed=step, epoch=first_epoch + 1, logs=""
         )
         for epoch in range(first_epoch, train_cfg.epochs):
             started = time.perf_counter()
