@@ -7,7 +7,7 @@ Smoke models are trained for a few steps and exported once per session, then reu
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +18,17 @@ SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
 SMOKE_STEPS = 5
 SMOKE_TRAIN_IMAGES = 512
 SMOKE_VAL_IMAGES = 256
+
+
+@pytest.fixture
+def one_torch_thread() -> Iterator[None]:
+    """Tiny models train faster on one thread than on two threads fighting other work."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

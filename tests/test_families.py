@@ -4,7 +4,6 @@ randomness in the modules that get exported."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -37,14 +36,7 @@ TRAIN_IMAGES = 64
 TRAIN_STEPS = 20
 LOSS_DRAWS = 4  # loss averaged over this many seeded draws (noise, VAE sampling)
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """Tiny models train faster on one thread than on threads fighting other work."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
