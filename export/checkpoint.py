@@ -1,7 +1,9 @@
 """Export a trained aeinfer checkpoint: rebuild the model from the checkpoint alone, export it.
 
 The checkpoint carries its family and configs (see :mod:`aeinfer.train.trainer`), so nothing
-else is needed but the MNIST test split, whose first images serve as real parity inputs.
+else is needed but the MNIST test split: its first images serve as real parity inputs, and all
+of it (or its first ``score_limit`` images) gives the card's anomaly-score distribution, measured
+with ONNX Runtime on the exported graphs (see :func:`aeinfer.export.onnx_export.measure_scores`).
 """
 
 from __future__ import annotations
@@ -9,11 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from aeinfer.export.onnx_export import ExportSpec, Tolerance, export_pair
+import numpy as np
+
+from aeinfer.export.onnx_export import ExportSpec, ScoreData, Tolerance, export_pair
 from aeinfer.train.data import load_split
 from aeinfer.train.trainer import images_to_tensor, load_checkpoint, rebuild, to_layout
 
 PARITY_IMAGES = 64
+SCORE_SPLIT = "MNIST test"
+UINT8_MAX = 255.0
 
 
 def training_record(ckpt: dict[str, Any]) -> dict[str, Any]:
@@ -39,12 +45,21 @@ def export_checkpoint(
     name: str | None = None,
     data_dir: Path | None = None,
     tolerance: Tolerance = Tolerance(),
+    score_limit: int | None = None,
 ) -> dict[str, Any]:
-    """Export ``ckpt_path`` into the model directory ``out_dir``; returns the card."""
+    """Export ``ckpt_path`` into the model directory ``out_dir``; returns the card.
+
+    ``score_limit`` measures the score distribution on only the first N test images (smoke
+    tests); by default the whole test split is used.
+    """
     ckpt = load_checkpoint(ckpt_path)
     family, _, encoder, decoder = rebuild(ckpt)
-    real = to_layout(
-        images_to_tensor(load_split("test", data_dir).images[:PARITY_IMAGES]), family.LAYOUT
+    test_images = load_split("test", data_dir).images
+    real = to_layout(images_to_tensor(test_images[:PARITY_IMAGES]), family.LAYOUT)
+    scored = test_images[:score_limit]
+    score_data = ScoreData(
+        images=scored.astype(np.float32) / UINT8_MAX,
+        split=SCORE_SPLIT if len(scored) == len(test_images) else f"{SCORE_SPLIT}[:{len(scored)}]",
     )
     # The family docstring's first line reads "``name``: what it is"; the card keeps the what.
     doc = (family.__doc__ or "").strip().splitlines()
@@ -58,5 +73,12 @@ def export_checkpoint(
         metrics={"split": "MNIST test (torch, at export)", **ckpt["metrics"]},
     )
     return export_pair(
-        encoder, decoder, real[:2], out_dir, spec, real_inputs=real, tolerance=tolerance
+        encoder,
+        decoder,
+        real[:2],
+        out_dir,
+        spec,
+        real_inputs=real,
+        tolerance=tolerance,
+        score_data=score_data,
     )

@@ -8,6 +8,10 @@ and the round trip decoder(encoder(x)); otherwise :class:`ExportError` is raised
 directory is left as it was. The whole directory is assembled in a temporary sibling and renamed
 into place, so a model directory is never half-written.
 
+Given reference images (:class:`ScoreData`), the card also gets the distribution of the anomaly
+score ``aeinfer score`` reports (per-image MSE of the reconstruction), measured with ONNX Runtime
+on the very graph bytes that are written, so the runtime's scores compare like with like.
+
 Any pair of modules can be exported this way, not only aeinfer's families: see
 :func:`export_pair` and the README section "Serving your own model".
 """
@@ -46,6 +50,7 @@ from aeinfer.metadata import (
     card_to_metadata_props,
     sha256_file,
 )
+from aeinfer.quality import score_distribution, score_per_image
 
 # Opset 18 runs on every ONNX Runtime since 1.14, which matters for edge devices that lag.
 OPSET = 18
@@ -53,6 +58,9 @@ BATCH_AXIS = "batch"
 PIXEL_RANGE = (0.0, 1.0)
 # Parity is checked at several batch sizes to prove the batch axis really is dynamic.
 PARITY_BATCHES = (1, 7)
+# Images per ONNX Runtime call when measuring the score distribution.
+SCORE_BATCH = 1000
+SCORE_COMPUTED_WITH = "ONNX Runtime (CPU) on the exported graphs, decoder(encoder(x))"
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,15 @@ class ExportSpec:
     description: str = ""
     training: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ScoreData:
+    """Reference images for the card's score distribution: (N, H, W) float32 in [0, 1], white
+    on black, and the name of where they come from (e.g. "MNIST test")."""
+
+    images: np.ndarray
+    split: str
 
 
 def _encoder_outputs(kind: str) -> list[str]:
@@ -207,6 +224,21 @@ def check_parity(
     return report
 
 
+def measure_scores(
+    encoder_bytes: bytes, decoder_bytes: bytes, images: np.ndarray, input_shape: tuple[int, ...]
+) -> np.ndarray:
+    """Per-image MSE of decoder(encoder(x)) in ONNX Runtime, as ``aeinfer score`` computes it
+    (the first encoder output is the code: the mean for a variational model)."""
+    enc_sess, dec_sess = _ort_session(encoder_bytes), _ort_session(decoder_bytes)
+    scores = []
+    for start in range(0, len(images), SCORE_BATCH):
+        chunk = np.ascontiguousarray(images[start : start + SCORE_BATCH], dtype=np.float32)
+        code = enc_sess.run(None, {IMAGE_NAME: chunk.reshape((len(chunk), *input_shape))})[0]
+        recon = dec_sess.run(None, {LATENT_NAME: code})[0].reshape(chunk.shape)
+        scores.append(score_per_image(np.clip(recon, *PIXEL_RANGE), chunk))
+    return np.concatenate(scores)
+
+
 def _encoder_outputs_of(session) -> list[str]:
     return [o.name for o in session.get_outputs()]
 
@@ -229,12 +261,15 @@ def export_pair(
     *,
     real_inputs: torch.Tensor | None = None,
     tolerance: Tolerance = Tolerance(),
+    score_data: ScoreData | None = None,
 ) -> dict[str, Any]:
     """Export ``encoder`` and ``decoder`` into ``out_dir`` and return the card written there.
 
     ``example`` is one batch in the encoder's input layout (values in [0, 1]); ``real_inputs``
     is a batch of real images for the parity check (any shape that reshapes to the example's
     per-item shape). Raises :class:`ExportError` if ORT and torch disagree beyond ``tolerance``.
+    With ``score_data`` the card gets a ``score`` entry: the distribution of per-image MSE of
+    the reconstructions of those images (see :func:`aeinfer.quality.score_distribution`).
     """
     if spec.layout not in LAYOUTS:
         raise ExportError(f"unknown layout {spec.layout!r}; valid: {', '.join(LAYOUTS)}")
@@ -251,13 +286,9 @@ def export_pair(
         )
     enc_proto = _to_proto(encoder, example, [IMAGE_NAME], enc_outputs)
     dec_proto = _to_proto(decoder, codes[0], [LATENT_NAME], [IMAGE_NAME])
+    enc_bytes, dec_bytes = enc_proto.SerializeToString(), dec_proto.SerializeToString()
     report = check_parity(
-        encoder,
-        decoder,
-        enc_proto.SerializeToString(),
-        dec_proto.SerializeToString(),
-        _parity_inputs(example, real_inputs),
-        tolerance,
+        encoder, decoder, enc_bytes, dec_bytes, _parity_inputs(example, real_inputs), tolerance
     )
 
     card: dict[str, Any] = {
@@ -280,6 +311,7 @@ def export_pair(
         },
         "training": spec.training,
         "metrics": spec.metrics,
+        **_score_entry(enc_bytes, dec_bytes, score_data, tuple(example.shape[1:])),
         "export": {
             "opset": OPSET,
             "exporter": f"torch.onnx dynamo, torch {torch.__version__}, onnx {onnx.__version__}",
@@ -289,6 +321,19 @@ def export_pair(
     }
     _write_model_dir(out_dir, card, {ENCODER_FILE: enc_proto, DECODER_FILE: dec_proto})
     return json.loads((out_dir / CARD_FILE).read_text(encoding="utf-8"))
+
+
+def _score_entry(
+    encoder_bytes: bytes,
+    decoder_bytes: bytes,
+    score_data: ScoreData | None,
+    input_shape: tuple[int, ...],
+) -> dict[str, Any]:
+    """``{"score": distribution}`` for the card, or nothing without reference images."""
+    if score_data is None:
+        return {}
+    scores = measure_scores(encoder_bytes, decoder_bytes, score_data.images, input_shape)
+    return {"score": score_distribution(scores, score_data.split, SCORE_COMPUTED_WITH)}
 
 
 def _write_model_dir(out_dir: Path, card: dict[str, Any], protos: dict[str, Any]) -> None:

@@ -21,6 +21,7 @@ from aeinfer.errors import (
     ModelIntegrityError,
     ModelNotFoundError,
     OutputError,
+    RuntimeConflictError,
     RuntimeMissingError,
     UnknownFamilyError,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "ModelIntegrityError",
     "ModelNotFoundError",
     "OutputError",
+    "RuntimeConflictError",
     "RuntimeMissingError",
     "UnknownFamilyError",
     "__version__",

@@ -13,15 +13,16 @@ import sys
 from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import typer
 
 from aeinfer import __version__
-from aeinfer.errors import AeinferError, RuntimeMissingError
+from aeinfer.errors import AeinferError, InputError, OutputError, RuntimeMissingError
+from aeinfer.zoo import DENOISE_MODEL, RECONSTRUCT_MODEL, VARIATIONAL_MODEL
 
 if TYPE_CHECKING:
-    from aeinfer.jobs import JobReport
+    from aeinfer.jobs import JobReport, ScoreReport
     from aeinfer.model import Model
 
 EXIT_ERROR = 1
@@ -29,11 +30,20 @@ EXIT_INTERRUPTED = 130
 # More inputs than this get a progress bar.
 PROGRESS_THRESHOLD = 8
 TRAIN_HINT = "training and export need PyTorch and onnx: pip install 'aeinfer[train]'"
+# An input or output named "-" is stdin or stdout.
+STDIO = "-"
+DEFAULT_SAMPLES = 16
+DEFAULT_MANIFOLD_SIZE = 30
+MAX_MANIFOLD_SIZE = 100
+DEFAULT_MANIFOLD_RANGE = 4.0
+DEFAULT_STEPS = 10
+SCORE_DIGITS = 6
+PERCENTILE_DIGITS = 1
 
 app = typer.Typer(
     name="aeinfer",
-    help="Autoencoders on ONNX Runtime: denoise, encode and decode images; train and export "
-    "models.",
+    help="Autoencoders on ONNX Runtime: denoise, reconstruct, score, encode, decode and sample "
+    "digit images; draw latent spaces; train and export models.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -47,6 +57,11 @@ class Device(str, Enum):
     auto = "auto"
     cpu = "cpu"
     cuda = "cuda"
+
+
+class Format(str, Enum):
+    png = "png"
+    npy = "npy"
 
 
 def _say(message: str) -> None:
@@ -90,16 +105,57 @@ def _load(model: str, device: Device) -> Model:
     return loaded
 
 
-def _progress_callback(total: int, label: str) -> tuple[Any, Any]:
-    """A rich progress bar on stderr when there are many inputs, else nothing."""
-    if total <= PROGRESS_THRESHOLD:
+def _progress_callback(inputs: list[Path], label: str) -> tuple[Any, Any]:
+    """A rich progress bar on stderr when there are many inputs (or a folder) and stderr is a
+    terminal (a bar in a log file is noise), else nothing."""
+    if len(inputs) <= PROGRESS_THRESHOLD and not any(path.is_dir() for path in inputs):
         return contextlib.nullcontext(), None
     from rich.console import Console
     from rich.progress import Progress
 
-    bar = Progress(console=Console(stderr=True), transient=True)
-    task = bar.add_task(label, total=total)
-    return bar, lambda done, _total: bar.update(task, completed=done)
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        return contextlib.nullcontext(), None
+    bar = Progress(console=console, transient=True)
+    task = bar.add_task(label, total=len(inputs))
+    return bar, lambda done, total: bar.update(task, completed=done, total=total)
+
+
+def _is_stdio(path: Path | None) -> bool:
+    return path is not None and str(path) == STDIO
+
+
+def _stdin_bytes() -> bytes:
+    """The bytes of one image file piped into stdin."""
+    if sys.stdin is None or sys.stdin.isatty():
+        raise InputError("<stdin>: nothing piped in ('-' reads one image file from stdin)")
+    return sys.stdin.buffer.read()
+
+
+def _sources(inputs: list[Path]) -> list[Path] | bytes:
+    """The inputs, or the stdin bytes when the only input is '-'."""
+    if not any(_is_stdio(path) for path in inputs):
+        return inputs
+    if len(inputs) != 1:
+        raise InputError("'-' (stdin) must be the only input")
+    return _stdin_bytes()
+
+
+def _source(path: Path) -> Path | bytes:
+    return _stdin_bytes() if _is_stdio(path) else path
+
+
+def _target(output: Path | None) -> Path | BinaryIO | None:
+    """The output path, or stdout's byte stream for '-' (never a terminal)."""
+    if not _is_stdio(output):
+        return output
+    if sys.stdout.isatty():
+        raise OutputError("<stdout>: is a terminal; redirect it or pipe it, or pass -o FILE")
+    return sys.stdout.buffer
+
+
+def _where(output: Path) -> str:
+    return "stdout" if _is_stdio(output) else str(output)
 
 
 def _finish(report: JobReport, verb: str) -> None:
@@ -118,9 +174,12 @@ def _finish(report: JobReport, verb: str) -> None:
         raise typer.Exit(EXIT_ERROR)
 
 
-INPUTS_HELP = "Image files or folders (folders are searched recursively)."
+INPUTS_HELP = "Image files or folders (folders are searched recursively); '-' reads stdin."
 MODEL_HELP = "Bundled model name (see `aeinfer models`) or a model directory."
+FALLBACK_HELP = f"{MODEL_HELP} \\[default: {RECONSTRUCT_MODEL} if bundled, else the first bundled]"
 DEVICE_HELP = "Where to run: auto (CUDA if it really starts, else CPU), cpu, or cuda."
+PICTURE_HELP = "Output file ('-': PNG bytes to stdout)."
+FORMAT_HELP = "png: a picture; npy: the images as a float32 array."
 
 
 @app.command()
@@ -130,36 +189,276 @@ def denoise(
         None,
         "-o",
         "--output",
-        help="Output image (one input) or folder (layout kept). Default: <stem>.denoised.png "
-        "beside each input.",
+        help="Output image (one input), folder (layout kept), or '-' (PNG to stdout). Default: "
+        "<stem>.denoised.png beside each input.",
     ),
-    model: str = typer.Option("denoise", "--model", "-m", help=MODEL_HELP),
+    model: str = typer.Option(DENOISE_MODEL, "--model", "-m", help=MODEL_HELP),
     device: Device = typer.Option(Device.auto, "--device", help=DEVICE_HELP),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
 ) -> None:
     """Clean noisy digit images; each output has the input's size, polarity and mode."""
     with _errors():
-        from aeinfer.jobs import map_images
+        from aeinfer.jobs import DENOISED_TAG, map_images
 
+        sources, target = _sources(inputs), _target(output)
         loaded = _load(model, device)
-        bar, callback = _progress_callback(len(inputs), "denoising")
+        bar, callback = _progress_callback(inputs, "denoising")
         with bar:
             report = map_images(
-                loaded, inputs, output, "denoised", overwrite=overwrite, progress=callback
+                loaded, sources, target, DENOISED_TAG, overwrite=overwrite, progress=callback
             )
         _finish(report, "denoised")
+
+
+@app.command()
+def reconstruct(
+    inputs: list[Path] = typer.Argument(..., help=INPUTS_HELP, show_default=False),
+    output: Path | None = typer.Option(
+        None,
+        "-o",
+        "--output",
+        help="The sheet (required; '-': PNG to stdout). With --per-file: an output image (one "
+        "input), a folder (layout kept) or '-'; default <stem>.reconstructed.png beside each "
+        "input.",
+    ),
+    model: str | None = typer.Option(None, "--model", "-m", help=FALLBACK_HELP),
+    device: Device = typer.Option(Device.auto, "--device", help=DEVICE_HELP),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
+    per_file: bool = typer.Option(
+        False,
+        "--per-file",
+        help="One picture per input: the original and its reconstruction side by side, at the "
+        "input's size.",
+    ),
+) -> None:
+    """Show originals beside their reconstructions: one sheet, or one picture per input.
+
+    The sheet pairs each 28×28 digit the model sees with its reconstruction, enlarged ×4.
+
+    --per-file pictures keep each input's own size, polarity and mode.
+    """
+    with _errors():
+        from aeinfer.jobs import reconstruct_files
+        from aeinfer.zoo import default_model
+
+        sources, target = _sources(inputs), _target(output)
+        loaded = _load(model or default_model(RECONSTRUCT_MODEL), device)
+        bar, callback = _progress_callback(inputs, "reconstructing")
+        with bar:
+            report = reconstruct_files(
+                loaded,
+                sources,
+                target,
+                per_file=per_file,
+                overwrite=overwrite,
+                progress=callback,
+            )
+        if per_file or report.skipped:
+            _finish(report, "reconstructed")
+        else:
+            _say(f"aeinfer: reconstructed {report.processed} image(s) → {_where(output)}")
+
+
+@app.command()
+def score(
+    inputs: list[Path] = typer.Argument(..., help=INPUTS_HELP, show_default=False),
+    model: str | None = typer.Option(None, "--model", "-m", help=FALLBACK_HELP),
+    device: Device = typer.Option(Device.auto, "--device", help=DEVICE_HELP),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print JSON: the scores and the test-set distribution."
+    ),
+) -> None:
+    """Anomaly score per image (reconstruction error), with its percentile in the test set.
+
+    Score: mean squared error per pixel (in 0..1) between the digit and its reconstruction.
+
+    Prints "path  score  percentile", the percentile among MNIST test digits (from the card).
+    """
+    with _errors():
+        from aeinfer.jobs import score_files
+        from aeinfer.zoo import default_model
+
+        sources = _sources(inputs)
+        loaded = _load(model or default_model(RECONSTRUCT_MODEL), device)
+        bar, callback = _progress_callback(inputs, "scoring")
+        with bar:
+            report = score_files(loaded, sources, progress=callback)
+        _print_scores(report, as_json)
+
+
+def _print_scores(report: ScoreReport, as_json: bool) -> None:
+    for note in report.notes:
+        _say(f"aeinfer: note: {note}")
+    for _, message in report.failed:
+        _say(f"aeinfer: error: {message}")
+    if as_json:
+        typer.echo(json.dumps(report.as_dict(), indent=2))
+    else:
+        width = max((len(row.path) for row in report.rows), default=0)
+        for row in report.rows:
+            shown = "-" if row.percentile is None else f"{row.percentile:.{PERCENTILE_DIGITS}f}"
+            typer.echo(f"{row.path:<{width}}  {row.score:.{SCORE_DIGITS}f}  {shown}")
+        _say(_distribution_line(report))
+    if report.failed:
+        raise typer.Exit(EXIT_ERROR)
+
+
+def _distribution_line(report: ScoreReport) -> str:
+    dist = report.distribution
+    if dist is None:
+        return (
+            f"aeinfer: note: model {report.model!r} has no test-set score distribution in its "
+            "card (exported before aeinfer recorded one); percentiles unavailable"
+        )
+    cuts = ", ".join(
+        f"p{key} {value:.{SCORE_DIGITS}f}" for key, value in dist["percentiles"].items()
+    )
+    return (
+        f"aeinfer: columns: path, {dist['metric']}, percentile in {dist['split']} "
+        f"({dist['count']} images: mean {dist['mean']:.{SCORE_DIGITS}f}; {cuts})"
+    )
+
+
+@app.command()
+def sample(
+    output: Path = typer.Option(..., "-o", "--output", help=PICTURE_HELP),
+    count: int = typer.Option(DEFAULT_SAMPLES, "-n", "--count", min=1, help="How many draws."),
+    seed: int | None = typer.Option(
+        None, "--seed", min=0, help="Random seed \\[default: a fresh one, reported on stderr]."
+    ),
+    model: str = typer.Option(VARIATIONAL_MODEL, "--model", "-m", help=MODEL_HELP),
+    device: Device = typer.Option(Device.auto, "--device", help=DEVICE_HELP),
+    output_format: Format = typer.Option(Format.png, "--format", help=FORMAT_HELP),
+    latents: bool = typer.Option(
+        False,
+        "--latents",
+        help="With --format npy: write the codes z instead, for `aeinfer decode` to redraw.",
+    ),
+    overwrite: bool = typer.Option(True, "--overwrite/--no-overwrite", help="Replace OUTPUT."),
+) -> None:
+    """Decode random draws z ~ N(0, I) of a variational model into a grid.
+
+    The grid is the picture `aeinfer decode` makes of the codes --format npy --latents writes.
+    """
+    with _errors():
+        from aeinfer.jobs import OutputFormat, write_samples
+
+        target = _target(output)
+        drawn = write_samples(
+            _load(model, device),
+            count,
+            seed,
+            target,
+            output_format=OutputFormat(output_format.value),
+            latents=latents,
+            overwrite=overwrite,
+        )
+        _say(f"aeinfer: sampled {count} image(s), seed {drawn.seed} → {_where(output)}")
+
+
+@app.command()
+def manifold(
+    output: Path = typer.Option(..., "-o", "--output", help=PICTURE_HELP),
+    size: int = typer.Option(
+        DEFAULT_MANIFOLD_SIZE,
+        "--size",
+        min=2,
+        max=MAX_MANIFOLD_SIZE,
+        help="Cells per side (each a decoded 28×28 digit).",
+    ),
+    extent: float = typer.Option(
+        DEFAULT_MANIFOLD_RANGE, "--range", min=0.0, help="Codes span −RANGE…+RANGE on each axis."
+    ),
+    model: str = typer.Option(VARIATIONAL_MODEL, "--model", "-m", help=MODEL_HELP),
+    device: Device = typer.Option(Device.auto, "--device", help=DEVICE_HELP),
+    overwrite: bool = typer.Option(True, "--overwrite/--no-overwrite", help="Replace OUTPUT."),
+) -> None:
+    """Draw a vae's 2-D latent space as a grid of decoded digits, with labelled axes.
+
+    z[0] runs from −RANGE to +RANGE left to right, z[1] bottom to top (as in the Keras VAE).
+    """
+    with _errors():
+        from aeinfer.jobs import write_manifold
+
+        target = _target(output)
+        write_manifold(_load(model, device), size, extent, target, overwrite=overwrite)
+        _say(f"aeinfer: manifold {size}×{size} over ±{extent:g} → {_where(output)}")
+
+
+@app.command()
+def interpolate(
+    first: Path = typer.Argument(..., help="The first image ('-': stdin).", show_default=False),
+    last: Path = typer.Argument(..., help="The last image ('-': stdin).", show_default=False),
+    output: Path = typer.Option(..., "-o", "--output", help=PICTURE_HELP),
+    steps: int = typer.Option(
+        DEFAULT_STEPS, "--steps", min=2, help="Images in the strip, both ends included."
+    ),
+    model: str | None = typer.Option(None, "--model", "-m", help=FALLBACK_HELP),
+    device: Device = typer.Option(Device.auto, "--device", help=DEVICE_HELP),
+    output_format: Format = typer.Option(Format.png, "--format", help=FORMAT_HELP),
+    overwrite: bool = typer.Option(True, "--overwrite/--no-overwrite", help="Replace OUTPUT."),
+) -> None:
+    """Decode the straight line between two images' codes into one strip.
+
+    Both ends are included (for a vae the line joins the posterior means); digits are ×4.
+    """
+    with _errors():
+        from aeinfer.jobs import OutputFormat, write_interpolation
+        from aeinfer.zoo import default_model
+
+        if _is_stdio(first) and _is_stdio(last):
+            raise InputError("only one of the two images can be read from stdin")
+        sources, target = (_source(first), _source(last)), _target(output)
+        write_interpolation(
+            _load(model or default_model(RECONSTRUCT_MODEL), device),
+            *sources,
+            steps,
+            target,
+            output_format=OutputFormat(output_format.value),
+            overwrite=overwrite,
+        )
+        _say(f"aeinfer: interpolated {steps} step(s) → {_where(output)}")
+
+
+@app.command()
+def scatter(
+    output: Path = typer.Option(..., "-o", "--output", help=PICTURE_HELP),
+    data_dir: Path | None = typer.Option(
+        None, "--data", help="MNIST folder \\[default: $AEINFER_DATA, else the user cache]."
+    ),
+    model: str = typer.Option(VARIATIONAL_MODEL, "--model", "-m", help=MODEL_HELP),
+    limit: int | None = typer.Option(
+        None, "--limit", min=1, help="Use only the first N test images \\[default: all 10 000]."
+    ),
+    device: Device = typer.Option(Device.auto, "--device", help=DEVICE_HELP),
+    overwrite: bool = typer.Option(True, "--overwrite/--no-overwrite", help="Replace OUTPUT."),
+) -> None:
+    """Plot the MNIST test digits' 2-D codes, coloured by digit, with axes and a legend.
+
+    For a vae the codes are the posterior means (as in the Keras VAE example).
+    """
+    with _errors():
+        from aeinfer.jobs import write_scatter
+
+        target = _target(output)
+        points = write_scatter(
+            _load(model, device), data_dir, target, limit=limit, overwrite=overwrite
+        )
+        _say(f"aeinfer: plotted {points} code(s) → {_where(output)}")
 
 
 @app.command()
 def encode(
     inputs: list[Path] = typer.Argument(..., help=INPUTS_HELP, show_default=False),
     output: Path = typer.Option(..., "-o", "--output", help="Where to write the latents (.npy)."),
-    model: str = typer.Option("denoise", "--model", "-m", help=MODEL_HELP),
+    model: str = typer.Option(DENOISE_MODEL, "--model", "-m", help=MODEL_HELP),
     device: Device = typer.Option(Device.auto, "--device", help=DEVICE_HELP),
     overwrite: bool = typer.Option(True, "--overwrite/--no-overwrite", help="Replace OUTPUT."),
 ) -> None:
-    """Encode images to latent codes: one row of shape latent_shape per image, in input order
-    (folders sorted). For a vae the code is the posterior mean."""
+    """Encode images to latent codes (.npy), one row per image.
+
+    Rows have shape latent_shape, in input order (folders sorted); a vae's code is its mean.
+    """
     with _errors():
         from aeinfer.jobs import encode_files
 
@@ -175,7 +474,7 @@ def decode(
     output: Path = typer.Option(
         ..., "-o", "--output", help="An image file (a grid of all decoded images) or a folder."
     ),
-    model: str = typer.Option("denoise", "--model", "-m", help=MODEL_HELP),
+    model: str = typer.Option(DENOISE_MODEL, "--model", "-m", help=MODEL_HELP),
     device: Device = typer.Option(Device.auto, "--device", help=DEVICE_HELP),
     overwrite: bool = typer.Option(True, "--overwrite/--no-overwrite", help="Replace outputs."),
 ) -> None:
@@ -241,6 +540,10 @@ def info(
             f"{data.get('training', {}).get('epochs', '?')} epochs",
         ]
         lines += [f"metric:      {k} = {v}" for k, v in card.metrics.items()]
+        if isinstance(data.get("score"), dict):
+            dist = data["score"]
+            cuts = ", ".join(f"p{k} {v:.4g}" for k, v in dist.get("percentiles", {}).items())
+            lines.append(f"score:       {dist.get('metric')} on {dist.get('split')}: {cuts}")
         lines += [f"sha256:      {name} {f['sha256']}" for name, f in data["files"].items()]
         typer.echo("\n".join(lines))
 
@@ -276,10 +579,10 @@ def train(
     run_dir: Path | None = typer.Option(
         None,
         "--run-dir",
-        help="Checkpoint folder [default: runs/FAMILY]. An existing checkpoint there is resumed.",
+        help="Checkpoint folder \\[default: runs/FAMILY]. An existing checkpoint there is resumed.",
     ),
     data_dir: Path | None = typer.Option(
-        None, "--data-dir", help="MNIST folder [default: $AEINFER_DATA, else the user cache]."
+        None, "--data-dir", help="MNIST folder \\[default: $AEINFER_DATA, else the user cache]."
     ),
     epochs: int | None = typer.Option(
         None, "--epochs", min=1, help="Override the family's epochs."
@@ -329,7 +632,7 @@ def export_cmd(
         "--output",
         help="Model folder to create (encoder.onnx, decoder.onnx, card.json).",
     ),
-    name: str | None = typer.Option(None, "--name", help="Model name [default: the family]."),
+    name: str | None = typer.Option(None, "--name", help="Model name \\[default: the family]."),
     data_dir: Path | None = typer.Option(
         None, "--data-dir", help="MNIST folder, for the real-image parity check."
     ),
@@ -353,7 +656,7 @@ def export_cmd(
 @data_app.command("download")
 def data_download(
     data_dir: Path | None = typer.Option(
-        None, "--data-dir", help="Target folder [default: $AEINFER_DATA, else the user cache]."
+        None, "--data-dir", help="Target folder \\[default: $AEINFER_DATA, else the user cache]."
     ),
 ) -> None:
     """Download the four MNIST files and verify their decompressed content (MD5)."""
@@ -367,7 +670,7 @@ def data_download(
 @data_app.command("verify")
 def data_verify(
     data_dir: Path | None = typer.Option(
-        None, "--data-dir", help="MNIST folder [default: $AEINFER_DATA, else the user cache]."
+        None, "--data-dir", help="MNIST folder \\[default: $AEINFER_DATA, else the user cache]."
     ),
 ) -> None:
     """Check the local MNIST files against their published content checksums."""

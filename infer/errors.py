@@ -23,6 +23,10 @@ class RuntimeMissingError(AeinferError):
     """A required optional dependency (ONNX Runtime, torch, ...) is not installed."""
 
 
+class RuntimeConflictError(RuntimeMissingError):
+    """Several ONNX Runtime distributions are installed and overwrite each other's files."""
+
+
 class DeviceUnavailableError(AeinferError):
     """The requested execution device could not be obtained."""
 

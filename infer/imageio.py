@@ -42,7 +42,9 @@ __all__ = [
     "LoadedImage",
     "expand_inputs",
     "grid",
+    "image_bytes",
     "load_image",
+    "original_image",
     "restore",
     "save_npy_atomic",
     "to_pil",
@@ -66,6 +68,17 @@ FIT_SIZE = 20
 
 INK_THRESHOLD = 0.2
 """A pixel is ink when it exceeds the background level by more than this (MNIST polarity)."""
+
+INK_FRACTION = 0.3
+"""...and by more than this fraction of the strongest ink's contrast."""
+
+INK_GRID = 64
+"""Ink is located on a copy at most this many pixels a side (averaging suppresses noise)."""
+
+SHARPEN_PER_SCALE = 2.0
+SHARPEN_MAX_GAIN = 12.0
+"""Upscaling a 20×20 result by s blurs its edges over ~s pixels; a sigmoid of gain
+min(SHARPEN_PER_SCALE·s, SHARPEN_MAX_GAIN) around mid-grey restores edges ~2 px wide."""
 
 _BYTES_LABEL = "<stdin>"
 _PIL_LABEL = "<image>"
@@ -315,10 +328,22 @@ def _border_ring(gray: np.ndarray) -> np.ndarray:
 
 
 def _ink_bbox(gray: np.ndarray, background: float) -> tuple[int, int, int, int] | None:
-    """Bounding box (left, top, right, bottom; exclusive) of the ink, or None if there is none."""
-    mask = (gray - background) > INK_THRESHOLD
-    if not mask.any():
+    """Bounding box (left, top, right, bottom; exclusive) of the ink, or None if there is none.
+
+    The ink is located on a copy shrunk (by area averaging) to at most INK_GRID pixels a side:
+    averaging suppresses pixel noise that would otherwise be taken for ink all over a large
+    noisy photo. A pixel is ink when it stands out from the background by INK_THRESHOLD and by
+    INK_FRACTION of the strongest ink, so a faint noise floor does not inflate the box.
+    """
+    h, w = gray.shape
+    factor = max(1.0, max(h, w) / INK_GRID)
+    small_size = (max(1, round(w / factor)), max(1, round(h / factor)))
+    small = gray if factor == 1.0 else _resize_float(gray, small_size)
+    excess = small - background
+    peak = float(excess.max())
+    if peak <= INK_THRESHOLD:
         return None
+    mask = excess > max(INK_THRESHOLD, INK_FRACTION * peak)
     if min(mask.shape) >= 3:
         # A 3×3 median removes isolated noise specks that would inflate the box; thin strokes it
         # would erase entirely are kept by falling back to the raw mask.
@@ -328,7 +353,13 @@ def _ink_bbox(gray: np.ndarray, background: float) -> tuple[int, int, int, int] 
             mask = cleaned
     rows = np.flatnonzero(mask.any(axis=1))
     cols = np.flatnonzero(mask.any(axis=0))
-    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+    sx, sy = w / mask.shape[1], h / mask.shape[0]
+    return (
+        math.floor(cols[0] * sx),
+        math.floor(rows[0] * sy),
+        min(w, math.ceil((cols[-1] + 1) * sx)),
+        min(h, math.ceil((rows[-1] + 1) * sy)),
+    )
 
 
 def _square_box(bbox: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
@@ -534,6 +565,18 @@ def _gray_to_mode(gray: np.ndarray, mode: str) -> Image.Image:
     return Image.fromarray(np.stack([levels, levels, levels], axis=-1))
 
 
+def _sharpen(ink: np.ndarray, scale: float) -> np.ndarray:
+    """Crisp edges for a result scaled up by ``scale``: normalise the ink to peak at 1 (the
+    model's strokes rarely reach full white), then apply a normalised sigmoid contrast curve."""
+    peak = float(ink.max())
+    if peak > INK_THRESHOLD:
+        ink = ink / peak
+    gain = min(max(SHARPEN_PER_SCALE * scale, 1.0), SHARPEN_MAX_GAIN)
+    low, high = (1.0 / (1.0 + math.exp(-(v - 0.5) * gain)) for v in (0.0, 1.0))
+    curve = 1.0 / (1.0 + np.exp(-(ink - 0.5) * gain))
+    return ((curve - low) / (high - low)).astype(np.float32)
+
+
 def restore(loaded: LoadedImage, digit28: np.ndarray) -> Image.Image:
     """Map a 28×28 result (MNIST polarity, [0, 1]) back onto the original's size and polarity.
 
@@ -547,18 +590,30 @@ def restore(loaded: LoadedImage, digit28: np.ndarray) -> Image.Image:
         gray = result
     else:
         width, height = loaded.size
-        left, top, right, bottom = loaded.box
+        left, top, right, _bottom = loaded.box
         ox, oy = loaded.offset
         black, white = loaded.levels
-        region = result[oy : oy + FIT_SIZE, ox : ox + FIT_SIZE]
-        region = black + region * (white - black)
-        upscaled = np.clip(_resize_float(region, (right - left, bottom - top)), 0.0, 1.0)
+        # The whole 28×28 frame maps back, not only the 20×20 fit box: strokes the model draws
+        # in the frame's margin land just outside the box instead of being cut at its edge.
+        scale = (right - left) / FIT_SIZE
+        left, top = left - round(ox * scale), top - round(oy * scale)
+        side = round(DIGIT_SIZE * scale)
+        ink = _sharpen(np.clip(_resize_float(result, (side, side)), 0.0, 1.0), scale)
+        upscaled = black + ink * (white - black)
         gray = np.full((height, width), loaded.background, dtype=np.float32)
-        x0, y0, x1, y1 = max(left, 0), max(top, 0), min(right, width), min(bottom, height)
+        x0, y0 = max(left, 0), max(top, 0)
+        x1, y1 = min(left + side, width), min(top + side, height)
         if x1 > x0 and y1 > y0:
             gray[y0:y1, x0:x1] = upscaled[y0 - top : y1 - top, x0 - left : x1 - left]
     if loaded.inverted:
         gray = 1.0 - gray
+    return _gray_to_mode(gray, loaded.output_mode)
+
+
+def original_image(loaded: LoadedImage) -> Image.Image:
+    """The original as :func:`restore` would write it: same size, polarity and mode family
+    (alpha composited over white), so it can be shown beside a restored result."""
+    gray = 1.0 - loaded.gray if loaded.inverted else loaded.gray
     return _gray_to_mode(gray, loaded.output_mode)
 
 
@@ -746,6 +801,15 @@ def write_image_atomic(
         prepared.save(handle, format=fmt, **options)
 
     _atomic_write(path, writer, inputs, overwrite)
+
+
+def image_bytes(image: Image.Image, suffix: str = ".png") -> bytes:
+    """The encoded file bytes of ``image`` in the format ``suffix`` names (e.g. for stdout);
+    modes are converted as :func:`write_image_atomic` converts them."""
+    fmt = _format_for(Path(f"image{suffix}"))
+    buffer = io.BytesIO()
+    _adapt_mode(image, _FORMAT_MODES[fmt]).save(buffer, format=fmt, **_SAVE_OPTIONS.get(fmt, {}))
+    return buffer.getvalue()
 
 
 def write_bytes_atomic(

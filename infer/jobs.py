@@ -1,40 +1,82 @@
-"""File-level jobs behind the CLI: many images in, one file out per image, bad files reported.
+"""File-level jobs behind the CLI: images in, pictures, arrays and scores out.
 
-Each job expands files and folders, plans every output path before reading anything, skips
-outputs that exist (unless ``overwrite``), refuses to write over an input, processes images in
-bounded batches, writes each result atomically, and carries on past a bad file, collecting
-what failed in the returned :class:`JobReport`. The library reports; the CLI decides the exit
-code.
+Per-image jobs (:func:`map_images` for denoise and ``reconstruct --per-file``, :func:`score_files`)
+expand files and folders, plan every output path before reading anything, skip outputs that
+exist (unless ``overwrite``), refuse to write over an input, process images in bounded batches,
+write each result atomically, and carry on past a bad file, collecting what failed in the
+returned report. The library reports; the CLI decides the exit code.
+
+Jobs with one output (the reconstruction sheet, samples, the manifold, an interpolation strip,
+the scatter plot) fail as a whole on a bad input, before anything is written. Wherever an output
+is named, an open binary stream may be given instead (the CLI passes stdout for ``-o -``), and
+where an input is named, the bytes of one image file (the CLI passes stdin for ``-``). The
+pictures themselves are drawn by :mod:`aeinfer.generate`.
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import numpy as np
+from PIL import Image
 
+from aeinfer import generate
 from aeinfer.errors import AeinferError, InputError, OutputError
 from aeinfer.imageio import (
     IMAGE_SUFFIXES,
     LoadedImage,
     expand_inputs,
-    grid,
+    image_bytes,
     load_image,
+    original_image,
     restore,
     save_npy_atomic,
     write_image_atomic,
 )
 from aeinfer.model import Model
+from aeinfer.quality import (
+    SCORE_METRIC,
+    card_score_distribution,
+    percentile_of,
+    score_per_image,
+)
 
 # Images loaded and run together; bounds memory for folders of any size.
 FILE_BATCH = 64
 OUTPUT_SUFFIX = ".png"
 NPY_MAGIC = b"\x93NUMPY"
 ZIP_MAGIC = b"PK\x03\x04"
+DENOISED_TAG = "denoised"
+RECONSTRUCTED_TAG = "reconstructed"
+STDIN_LABEL = "<stdin>"
+STDOUT_LABEL = "<stdout>"
 
 Progress = Callable[[int, int], None]
+Output = Path | BinaryIO
+"""Where a job writes: a file (or folder) path, or an open binary stream such as stdout."""
+Sources = Sequence[Path] | bytes
+"""What a job reads: files and folders, or the bytes of one image file (e.g. stdin)."""
+
+
+class Compose(str, Enum):
+    """What a per-image job writes for each input, at the input's size, polarity and mode."""
+
+    RESULT = "result"
+    """The model's result alone (denoise)."""
+    SIDE_BY_SIDE = "side-by-side"
+    """The original on the left, the result on the right (reconstruct --per-file)."""
+
+
+class OutputFormat(str, Enum):
+    """A picture (PNG, or any image suffix of the output file) or the raw array (.npy)."""
+
+    PNG = "png"
+    NPY = "npy"
 
 
 @dataclass
@@ -45,10 +87,59 @@ class JobReport:
     skipped: list[Path] = field(default_factory=list)
     failed: list[tuple[Path, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    processed: int = 0
+    """Images run through the model."""
 
     @property
     def ok(self) -> bool:
         return not self.failed
+
+
+def is_stream(output: Output | None) -> bool:
+    """Whether ``output`` is an open stream rather than a path."""
+    return output is not None and not isinstance(output, Path)
+
+
+def _write_stream(data: bytes, stream: BinaryIO) -> None:
+    try:
+        stream.write(data)
+        stream.flush()
+    except OSError as exc:
+        raise OutputError(f"{STDOUT_LABEL}: cannot write ({exc.strerror or exc})") from exc
+
+
+def write_picture(
+    picture: Image.Image, output: Output, *, inputs: Sequence[Path] = (), overwrite: bool = True
+) -> None:
+    """Write ``picture`` atomically to a path (format from its suffix), or as PNG to a stream."""
+    if isinstance(output, Path):
+        write_image_atomic(picture, output, inputs=inputs, overwrite=overwrite)
+    else:
+        _write_stream(image_bytes(picture), output)
+
+
+def write_array(
+    array: np.ndarray, output: Output, *, inputs: Sequence[Path] = (), overwrite: bool = True
+) -> None:
+    """Write ``array`` as ``.npy``, atomically to a path or whole to a stream."""
+    if isinstance(output, Path):
+        save_npy_atomic(array, output, inputs=inputs, overwrite=overwrite)
+    else:
+        buffer = io.BytesIO()
+        np.save(buffer, np.asarray(array), allow_pickle=False)
+        _write_stream(buffer.getvalue(), output)
+
+
+def _written(output: Output) -> Path:
+    return output if isinstance(output, Path) else Path(STDOUT_LABEL)
+
+
+def _source_paths(source: Path | bytes) -> list[Path]:
+    return [] if isinstance(source, bytes) else [Path(source)]
+
+
+def _source_label(source: Path | bytes) -> Path:
+    return Path(STDIN_LABEL) if isinstance(source, bytes) else Path(source)
 
 
 def plan_outputs(
@@ -94,17 +185,37 @@ def _batches(items: list[tuple[Path, Path]]) -> Iterator[list[tuple[Path, Path]]
         yield items[start : start + FILE_BATCH]
 
 
+def compose(image: LoadedImage, result: np.ndarray, how: Compose) -> Image.Image:
+    """The output for one input: ``result`` (28×28) mapped back onto the input's size,
+    polarity and mode, alone or to the right of the original."""
+    restored = restore(image, result)
+    if how is Compose.RESULT:
+        return restored
+    width, height = restored.size
+    both = Image.new(restored.mode, (2 * width, height))
+    both.paste(original_image(image), (0, 0))
+    both.paste(restored, (width, 0))
+    return both
+
+
 def map_images(
     model: Model,
-    inputs: Sequence[Path],
-    output: Path | None,
+    inputs: Sources,
+    output: Output | None,
     tag: str,
     *,
+    compose_as: Compose = Compose.RESULT,
     overwrite: bool = False,
     progress: Progress | None = None,
 ) -> JobReport:
-    """Reconstruct every input image through ``model`` and write it at its original size,
-    polarity and mode family (for the ``denoise`` model this is denoising)."""
+    """Reconstruct every input image through ``model`` and write what ``compose_as`` says at
+    the input's size, polarity and mode family (for the ``denoise`` model this is denoising).
+
+    Outputs are planned by :func:`plan_outputs`. Image bytes (stdin) as input, or a stream
+    (stdout) as output, make a one-image job: see :func:`map_one`.
+    """
+    if isinstance(inputs, bytes) or is_stream(output):
+        return map_one(model, inputs, output, compose_as=compose_as, overwrite=overwrite)
     report = JobReport()
     planned = plan_outputs(inputs, output, tag, report)
     all_inputs = [source for source, _ in planned]
@@ -130,12 +241,16 @@ def map_images(
             loaded.append((image, source, target))
         if loaded:
             results = model.reconstruct(np.stack([item[0].digit for item in loaded]))
+            report.processed += len(loaded)
             for (image, source, target), result in zip(loaded, results, strict=True):
                 try:
                     if make_folders:
                         target.parent.mkdir(parents=True, exist_ok=True)
                     write_image_atomic(
-                        restore(image, result), target, inputs=all_inputs, overwrite=True
+                        compose(image, result, compose_as),
+                        target,
+                        inputs=all_inputs,
+                        overwrite=True,
                     )
                 except (OutputError, OSError) as exc:
                     report.failed.append((source, str(exc)))
@@ -144,6 +259,41 @@ def map_images(
         done += len(batch)
         if progress is not None:
             progress(done, len(todo))
+    return report
+
+
+def map_one(
+    model: Model,
+    inputs: Sources,
+    output: Output | None,
+    *,
+    compose_as: Compose = Compose.RESULT,
+    overwrite: bool = False,
+) -> JobReport:
+    """The one-image form of :func:`map_images`: image bytes in (stdin), or exactly one input
+    file, to a named file or a stream (stdout). A bad input is raised, not reported."""
+    if output is None:
+        raise OutputError(f"{STDIN_LABEL}: an image read from stdin needs -o FILE or -o -")
+    if isinstance(inputs, bytes):
+        source: Path | bytes = inputs
+    else:
+        files = [file for file, _ in expand_inputs([Path(p) for p in inputs])]
+        if len(files) != 1:
+            raise OutputError(
+                f"{STDOUT_LABEL}: one image can be written to stdout; got {len(files)} inputs"
+            )
+        source = files[0]
+    report = JobReport()
+    if isinstance(output, Path) and output.exists() and not overwrite:
+        report.skipped.append(output)
+        return report
+    image = load_image(source)
+    report.notes.extend(f"{_source_label(source)}: {note}" for note in image.notes)
+    result = model.reconstruct(image.digit[None])[0]
+    report.processed = 1
+    picture = compose(image, result, compose_as)
+    write_picture(picture, output, inputs=_source_paths(source), overwrite=True)
+    report.written.append(_written(output))
     return report
 
 
@@ -202,8 +352,9 @@ def decode_file(model: Model, latents: Path, output: Path, *, overwrite: bool = 
             raise
         raise InputError(f"{latents}: {message}") from exc
     if output.suffix.lower() in IMAGE_SUFFIXES:
-        picture = grid(images) if len(images) != 1 else grid(images, columns=1, pad=0)
-        write_image_atomic(picture, output, inputs=[latents], overwrite=overwrite)
+        write_image_atomic(
+            generate.digits_grid(images), output, inputs=[latents], overwrite=overwrite
+        )
         return [output]
     try:
         output.mkdir(parents=True, exist_ok=True)
@@ -213,17 +364,275 @@ def decode_file(model: Model, latents: Path, output: Path, *, overwrite: bool = 
     width = max(5, len(str(len(images))))
     for index, image in enumerate(images):
         target = output / f"{index:0{width}d}{OUTPUT_SUFFIX}"
-        write_image_atomic(grid(image[None], columns=1, pad=0), target, overwrite=overwrite)
+        write_image_atomic(generate.digits_grid(image[None]), target, overwrite=overwrite)
         written.append(target)
     return written
 
 
+# --------------------------------------------------------------------------------------------
+# reconstruct
+# --------------------------------------------------------------------------------------------
+
+
+def reconstruct_files(
+    model: Model,
+    inputs: Sources,
+    output: Output | None,
+    *,
+    per_file: bool = False,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+) -> JobReport:
+    """Reconstruct the inputs: one sheet of original | reconstruction pairs written to
+    ``output`` (see :func:`aeinfer.generate.pair_sheet`), or with ``per_file`` one
+    ``<stem>.reconstructed.png`` per input holding the original and its reconstruction side by
+    side at the input's size (planned as :func:`map_images` plans them)."""
+    if per_file:
+        return map_images(
+            model,
+            inputs,
+            output,
+            RECONSTRUCTED_TAG,
+            compose_as=Compose.SIDE_BY_SIDE,
+            overwrite=overwrite,
+            progress=progress,
+        )
+    return reconstruct_sheet(model, inputs, output, overwrite=overwrite, progress=progress)
+
+
+def _load_all(inputs: Sources, report: JobReport) -> tuple[list[LoadedImage], list[Path]]:
+    """Every input image, in order; the first bad one fails the whole job."""
+    if isinstance(inputs, bytes):
+        image = load_image(inputs)
+        report.notes.extend(f"{STDIN_LABEL}: {note}" for note in image.notes)
+        return [image], []
+    files = [file for file, _ in expand_inputs([Path(p) for p in inputs])]
+    images = []
+    for file in files:
+        image = load_image(file)
+        report.notes.extend(f"{file}: {note}" for note in image.notes)
+        images.append(image)
+    return images, files
+
+
+def reconstruct_sheet(
+    model: Model,
+    inputs: Sources,
+    output: Output | None,
+    *,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+) -> JobReport:
+    """One sheet of original | reconstruction pairs (the 28×28 digits the model sees, enlarged)
+    for all inputs. An existing file ``output`` is skipped unless ``overwrite``; any bad input
+    fails the job before anything is written."""
+    if output is None:
+        raise OutputError(
+            "reconstruct writes one sheet: pass -o SHEET.png (or -o - for stdout), "
+            "or --per-file for one picture per input"
+        )
+    report = JobReport()
+    if isinstance(output, Path) and output.exists() and not overwrite:
+        report.skipped.append(output)
+        return report
+    images, files = _load_all(inputs, report)
+    digits = np.stack([image.digit for image in images])
+    results = []
+    for start in range(0, len(digits), FILE_BATCH):
+        results.append(model.reconstruct(digits[start : start + FILE_BATCH]))
+        if progress is not None:
+            progress(min(start + FILE_BATCH, len(digits)), len(digits))
+    report.processed = len(digits)
+    write_picture(
+        generate.pair_sheet(digits, np.concatenate(results)), output, inputs=files, overwrite=True
+    )
+    report.written.append(_written(output))
+    return report
+
+
+# --------------------------------------------------------------------------------------------
+# score
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScoreRow:
+    """One input's anomaly score and where it falls in the model's test-set distribution."""
+
+    path: str
+    score: float
+    percentile: float | None
+
+
+@dataclass
+class ScoreReport:
+    """Scores of the inputs that could be read, the inputs that failed, and the reference
+    distribution from the model card (None when the card has none)."""
+
+    model: str
+    distribution: dict[str, Any] | None
+    rows: list[ScoreRow] = field(default_factory=list)
+    failed: list[tuple[Path, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data."""
+        return {
+            "model": self.model,
+            "metric": SCORE_METRIC,
+            "scores": [
+                {"path": row.path, "score": row.score, "percentile": row.percentile}
+                for row in self.rows
+            ],
+            "distribution": self.distribution,
+            "failed": [{"path": str(path), "error": message} for path, message in self.failed],
+        }
+
+
+def score_files(model: Model, inputs: Sources, *, progress: Progress | None = None) -> ScoreReport:
+    """Anomaly score of each input: the mean squared error per pixel between the 28×28 digit
+    the model sees and its reconstruction, with its percentile in the model card's test-set
+    distribution. Bad files are reported and the rest still scored."""
+    report = ScoreReport(model.name, card_score_distribution(model.info))
+    if isinstance(inputs, bytes):
+        entries: list[tuple[str, Path | bytes]] = [("-", inputs)]
+    else:
+        entries = []
+        for item in inputs:
+            try:
+                entries.extend((str(file), file) for file, _ in expand_inputs([Path(item)]))
+            except InputError as exc:
+                report.failed.append((Path(item), str(exc)))
+    done = 0
+    for start in range(0, len(entries), FILE_BATCH):
+        batch = entries[start : start + FILE_BATCH]
+        loaded: list[tuple[str, np.ndarray]] = []
+        for name, source in batch:
+            try:
+                image = load_image(source)
+            except InputError as exc:
+                report.failed.append((Path(name), str(exc)))
+                continue
+            report.notes.extend(f"{name}: {note}" for note in image.notes)
+            loaded.append((name, image.digit))
+        if loaded:
+            digits = np.stack([digit for _, digit in loaded])
+            scores = score_per_image(model.reconstruct(digits), digits)
+            for (name, _), score in zip(loaded, scores, strict=True):
+                percentile = (
+                    None
+                    if report.distribution is None
+                    else percentile_of(float(score), report.distribution)
+                )
+                report.rows.append(ScoreRow(name, float(score), percentile))
+        done += len(batch)
+        if progress is not None:
+            progress(done, len(entries))
+    return report
+
+
+# --------------------------------------------------------------------------------------------
+# sample, manifold, interpolate, scatter
+# --------------------------------------------------------------------------------------------
+
+
+def write_samples(
+    model: Model,
+    count: int,
+    seed: int | None,
+    output: Output,
+    *,
+    output_format: OutputFormat = OutputFormat.PNG,
+    latents: bool = False,
+    overwrite: bool = True,
+) -> generate.Samples:
+    """Decode ``count`` draws from N(0, I) and write them: a grid picture (the same picture
+    ``aeinfer decode`` makes of the codes), the images (N, H, W) float32 as ``.npy``, or with
+    ``latents`` the codes themselves (N, *latent_shape) as ``.npy``."""
+    if latents and output_format is not OutputFormat.NPY:
+        raise InputError("--latents writes the codes as an array; pass --format npy")
+    drawn = generate.sample(model, count, seed)
+    if output_format is OutputFormat.NPY:
+        write_array(drawn.latents if latents else drawn.images, output, overwrite=overwrite)
+    else:
+        write_picture(generate.digits_grid(drawn.images), output, overwrite=overwrite)
+    return drawn
+
+
+def write_manifold(
+    model: Model, size: int, extent: float, output: Output, *, overwrite: bool = True
+) -> None:
+    """Draw the 2-D latent manifold (see :func:`aeinfer.generate.manifold`) into ``output``."""
+    write_picture(generate.manifold(model, size, extent), output, overwrite=overwrite)
+
+
+def write_interpolation(
+    model: Model,
+    first: Path | bytes,
+    last: Path | bytes,
+    steps: int,
+    output: Output,
+    *,
+    output_format: OutputFormat = OutputFormat.PNG,
+    overwrite: bool = True,
+) -> np.ndarray:
+    """Encode two images, decode ``steps`` points on the line between their codes (ends
+    included) and write them as one strip picture or as ``.npy`` (steps, H, W) float32."""
+    if steps < generate.MIN_STEPS:
+        raise InputError(f"interpolation needs at least {generate.MIN_STEPS} steps, got {steps}")
+    images = generate.interpolate(model, load_image(first).digit, load_image(last).digit, steps)
+    sources = _source_paths(first) + _source_paths(last)
+    if output_format is OutputFormat.NPY:
+        write_array(images, output, inputs=sources, overwrite=overwrite)
+    else:
+        write_picture(generate.strip(images), output, inputs=sources, overwrite=overwrite)
+    return images
+
+
+def write_scatter(
+    model: Model,
+    data_dir: Path | None,
+    output: Output,
+    *,
+    limit: int | None = None,
+    overwrite: bool = True,
+) -> int:
+    """Encode the MNIST test split (its first ``limit`` images) to 2-D codes and draw them
+    coloured by label (see :func:`aeinfer.generate.scatter_plot`). Returns the point count."""
+    from aeinfer.train.data import load_split  # numpy only; no torch
+
+    generate.require_plane(model, "the scatter plot", variational=False)
+    if limit is not None and limit < 1:
+        raise InputError(f"--limit must be at least 1, got {limit}")
+    split = load_split("test", data_dir)
+    images, labels = split.images[:limit], split.labels[:limit]
+    codes = model.encode(images)
+    what = "posterior means" if model.is_variational else "codes"
+    title = f"{model.name}: {what} of {len(images)} MNIST test digits"
+    write_picture(generate.scatter_plot(codes, labels, title), output, overwrite=overwrite)
+    return len(images)
+
+
 __all__ = [
     "AeinferError",
+    "Compose",
     "JobReport",
+    "OutputFormat",
+    "ScoreReport",
+    "ScoreRow",
     "decode_file",
     "encode_files",
     "map_images",
+    "map_one",
     "plan_outputs",
     "read_latents",
+    "reconstruct_files",
+    "reconstruct_sheet",
+    "score_files",
+    "write_array",
+    "write_interpolation",
+    "write_manifold",
+    "write_picture",
+    "write_samples",
+    "write_scatter",
 ]

@@ -177,8 +177,9 @@ class Model:
         """decoder(encoder(x)) as (N, H, W) float32 in [0, 1]; through the mean for a VAE."""
         return self.decode(self.encode(x))
 
-    def sample(self, n: int, seed: int | None = None) -> np.ndarray:
-        """Decode ``n`` draws z ~ N(0, I) (variational models only); seeded for repeatability."""
+    def sample_latents(self, n: int, seed: int | None = None) -> np.ndarray:
+        """``n`` draws z ~ N(0, I) of shape (n, *latent_shape) float32 (variational models
+        only); the codes :meth:`sample` decodes for the same seed."""
         if not self.is_variational:
             raise CapabilityError(
                 f"model {self.name!r} ({self.family}) is not variational; sampling needs a vae"
@@ -186,7 +187,11 @@ class Model:
         if n < 0:
             raise InputError(f"sample count must be ≥ 0, got {n}")
         rng = np.random.default_rng(seed)
-        return self.decode(rng.standard_normal((n, *self.latent_shape)).astype(np.float32))
+        return rng.standard_normal((n, *self.latent_shape)).astype(np.float32)
+
+    def sample(self, n: int, seed: int | None = None) -> np.ndarray:
+        """Decode ``n`` draws z ~ N(0, I) (variational models only); seeded for repeatability."""
+        return self.decode(self.sample_latents(n, seed))
 
 
 def _sha256(data: bytes) -> str:

@@ -10,11 +10,17 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import os
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from aeinfer.errors import DeviceUnavailableError, ModelIntegrityError, RuntimeMissingError
+from aeinfer.errors import (
+    DeviceUnavailableError,
+    ModelIntegrityError,
+    RuntimeConflictError,
+    RuntimeMissingError,
+)
 
 DEVICES = ("auto", "cpu", "cuda")
 CPU_PROVIDER = "CPUExecutionProvider"
@@ -28,6 +34,8 @@ RUNTIME_DISTRIBUTIONS = (
     "onnxruntime-qnn",
 )
 INSTALL_HINT = "pip install 'aeinfer[cpu]' (or 'aeinfer[gpu]' for NVIDIA GPUs)"
+# Set to 1 to run anyway with several runtime distributions installed (at your own risk).
+ALLOW_CONFLICT_ENV = "AEINFER_ALLOW_RUNTIME_CONFLICT"
 # ORT's own warnings (e.g. about a provider falling back) are replaced by our checked report.
 ORT_LOG_ERROR = 3
 
@@ -43,8 +51,25 @@ def installed_runtimes() -> dict[str, str]:
     return found
 
 
+def check_runtime_conflict() -> None:
+    """Raise RuntimeConflictError when two ONNX Runtime distributions are installed.
+
+    They install the same ``onnxruntime`` package into one folder, so whichever was installed
+    last silently replaced parts of the other: the result may lack CUDA or crash.
+    """
+    runtimes = installed_runtimes()
+    if len(runtimes) > 1 and os.environ.get(ALLOW_CONFLICT_ENV) != "1":
+        names = " and ".join(runtimes)
+        raise RuntimeConflictError(
+            f"{names} are both installed and overwrite each other; run `pip uninstall -y "
+            f"{' '.join(runtimes)}` then install one: {INSTALL_HINT} "
+            f"(or set {ALLOW_CONFLICT_ENV}=1 to go on anyway)"
+        )
+
+
 def import_runtime() -> ModuleType:
     """Import onnxruntime, or raise RuntimeMissingError naming the extra to install."""
+    check_runtime_conflict()
     try:
         return importlib.import_module("onnxruntime")
     except ImportError as exc:

@@ -10,12 +10,28 @@ from aeinfer.metadata import CARD_FILE, Card, read_card
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 
+# Default models of the commands, defined once. A command whose preferred model is not bundled
+# falls back to the first bundled model (see :func:`default_model`); the generative commands
+# need a variational model and keep theirs.
+DENOISE_MODEL = "denoise"
+RECONSTRUCT_MODEL = "conv"
+VARIATIONAL_MODEL = "vae"
+
 
 def bundled_names() -> list[str]:
     """Names of the bundled models (directories holding a card), sorted."""
     if not MODELS_DIR.is_dir():
         return []
     return sorted(p.name for p in MODELS_DIR.iterdir() if (p / CARD_FILE).is_file())
+
+
+def default_model(preferred: str) -> str:
+    """``preferred`` if it is bundled, else the first bundled model (else ``preferred``, which
+    then fails to resolve with the list of what is bundled)."""
+    names = bundled_names()
+    if preferred in names or not names:
+        return preferred
+    return names[0]
 
 
 def resolve(name_or_path: str | Path) -> Path:

@@ -18,6 +18,8 @@ SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
 SMOKE_STEPS = 5
 SMOKE_TRAIN_IMAGES = 512
 SMOKE_VAL_IMAGES = 256
+# Test images scored for a smoke model's card (the full split is used for real exports).
+SMOKE_SCORE_IMAGES = 1000
 
 
 @pytest.fixture
@@ -72,7 +74,9 @@ def smoke(tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path) -> Callable
                 progress=False,
             )
             model_dir = root / "models" / family
-            export_checkpoint(result.checkpoint, model_dir, data_dir=mnist_dir)
+            export_checkpoint(
+                result.checkpoint, model_dir, data_dir=mnist_dir, score_limit=SMOKE_SCORE_IMAGES
+            )
             cache[family] = Smoke(family, result.checkpoint, model_dir)
         return cache[family]
 
