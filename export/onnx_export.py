@@ -58,6 +58,7 @@ BATCH_AXIS = "batch"
 PIXEL_RANGE = (0.0, 1.0)
 # Parity is checked at several batch sizes to prove the batch axis really is dynamic.
 PARITY_BATCHES = (1, 7)
+MODEL_DIR_MODE = 0o755
 # Images per ONNX Runtime call when measuring the score distribution.
 SCORE_BATCH = 1000
 SCORE_COMPUTED_WITH = "ONNX Runtime (CPU) on the exported graphs, decoder(encoder(x))"
@@ -340,6 +341,7 @@ def _write_model_dir(out_dir: Path, card: dict[str, Any], protos: dict[str, Any]
     """Assemble the model directory in a temporary sibling, then swap it into place."""
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    staging.chmod(MODEL_DIR_MODE)  # mkdtemp makes it private; a model folder is for sharing
     try:
         files: dict[str, dict[str, Any]] = {}
         for file_name, proto in protos.items():

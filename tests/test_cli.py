@@ -463,12 +463,105 @@ def _decode_into_missing_folder(d: Path) -> tuple[list[object], list[str]]:
     ]
 
 
-def _png_bytes() -> bytes:
+def _truncated_png(d: Path) -> tuple[list[object], list[str]]:
+    data = _png_bytes(size=64)
+    (d / "cut.png").write_bytes(data[: len(data) // 2])
+    return ["denoise", d / "cut.png"], ["cut.png", "truncated"]
+
+
+def _unsupported_format(d: Path) -> tuple[list[object], list[str]]:
+    (d / "doc.pdf").write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n")
+    return ["denoise", d / "doc.pdf"], ["doc.pdf", "not an image"]
+
+
+def _decompression_bomb(d: Path) -> tuple[list[object], list[str]]:
+    # A PNG header announcing 40000×40000 pixels (far past Pillow's bomb limit), almost no data.
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body) & 0xFFFFFFFF
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", 40_000, 40_000, 8, 0, 0, 0, 0)
+    data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0"))
+    (d / "bomb.png").write_bytes(data + chunk(b"IEND", b""))
+    return ["denoise", d / "bomb.png"], ["bomb.png", "decompression bomb"]
+
+
+def _one_pixel(d: Path) -> tuple[list[object], list[str]]:
+    Image.new("L", (1, 1), 255).save(d / "dot.png")
+    return ["denoise", d / "dot.png"], ["dot.png", "too small"]
+
+
+def _output_parent_is_a_file(d: Path) -> tuple[list[object], list[str]]:
+    (d / "ok.png").write_bytes(_png_bytes())
+    (d / "afile").write_text("x")
+    return ["denoise", d / "ok.png", "-o", d / "afile" / "out.png"], ["afile", "cannot write"]
+
+
+def _output_unwritable(d: Path) -> tuple[list[object], list[str]]:
+    # /proc refuses new files even to root, so this holds whoever runs the tests.
+    (d / "ok.png").write_bytes(_png_bytes())
+    return ["denoise", d / "ok.png", "-o", "/proc/aeinfer-out.png"], [
+        "/proc/aeinfer-out.png",
+        "cannot write",
+    ]
+
+
+def _decode_infinite(d: Path) -> tuple[list[object], list[str]]:
+    z = np.zeros((2, *aeinfer.load("denoise").latent_shape), dtype=np.float32)
+    z[0, 0] = np.inf
+    np.save(d / "inf.npy", z)
+    return ["decode", d / "inf.npy", "-o", d / "out.png"], ["inf.npy", "infinite"]
+
+
+def _copy_model(d: Path) -> Path:
+    import shutil
+
+    target = d / "model"
+    shutil.copytree(aeinfer.load("denoise").path, target)
+    (d / "ok.png").write_bytes(_png_bytes())
+    return target
+
+
+def _model_missing_graph(d: Path) -> tuple[list[object], list[str]]:
+    model = _copy_model(d)
+    (model / "decoder.onnx").unlink()
+    return ["denoise", d / "ok.png", "--model", model, "-o", d / "out.png"], [
+        "decoder.onnx",
+        "missing",
+    ]
+
+
+def _model_truncated_graph(d: Path) -> tuple[list[object], list[str]]:
+    model = _copy_model(d)
+    graph = model / "encoder.onnx"
+    graph.write_bytes(graph.read_bytes()[:1000])
+    return ["denoise", d / "ok.png", "--model", model, "-o", d / "out.png"], [
+        "encoder.onnx",
+        "sha256",
+    ]
+
+
+def _model_tampered_graph(d: Path) -> tuple[list[object], list[str]]:
+    model = _copy_model(d)
+    graph = model / "decoder.onnx"
+    data = bytearray(graph.read_bytes())
+    data[-100] ^= 0xFF  # one flipped bit pattern inside the weights
+    graph.write_bytes(bytes(data))
+    return ["denoise", d / "ok.png", "--model", model, "-o", d / "out.png"], [
+        "decoder.onnx",
+        "sha256",
+    ]
+
+
+def _png_bytes(size: int = 28) -> bytes:
     import io
 
     buffer = io.BytesIO()
-    pixels = np.zeros((28, 28), dtype=np.uint8)
-    pixels[6:22, 12:16] = 255  # a "1"
+    pixels = np.zeros((size, size), dtype=np.uint8)
+    pixels[size // 5 : size - size // 5, size * 3 // 7 : size * 4 // 7] = 255  # a "1"
     Image.fromarray(pixels).save(buffer, format="PNG")
     return buffer.getvalue()
 
@@ -490,6 +583,16 @@ ERROR_CASES: dict[str, Callable[[Path], tuple[list[object], list[str]]]] = {
     "encode-into-missing-folder": _encode_into_missing_folder,
     "denoise-into-missing-folder": _denoise_into_missing_folder,
     "decode-into-missing-folder": _decode_into_missing_folder,
+    "truncated-png": _truncated_png,
+    "unsupported-format": _unsupported_format,
+    "decompression-bomb": _decompression_bomb,
+    "one-pixel-image": _one_pixel,
+    "output-parent-is-a-file": _output_parent_is_a_file,
+    "output-unwritable": _output_unwritable,
+    "decode-infinite": _decode_infinite,
+    "model-missing-graph": _model_missing_graph,
+    "model-truncated-graph": _model_truncated_graph,
+    "model-tampered-graph": _model_tampered_graph,
 }
 
 
@@ -627,3 +730,104 @@ def test_doctor_without_onnxruntime_says_what_to_install(tmp_path: Path) -> None
     assert done.returncode == 1
     assert "Traceback" not in done.stdout + done.stderr
     assert "pip install 'aeinfer[cpu]'" in done.stdout
+
+
+# --------------------------------------------------------------------------------------------
+# Awkward but valid images: processed, with the output in the input's size and mode family
+# --------------------------------------------------------------------------------------------
+
+
+def _digit_canvas(width: int, height: int) -> Image.Image:
+    """Dark ink on light paper, like a photographed or scanned digit."""
+    image = Image.new("L", (width, height), 230)
+    from PIL import ImageDraw
+
+    ImageDraw.Draw(image).line(
+        [(width * 0.3, height * 0.25), (width * 0.7, height * 0.25), (width * 0.45, height * 0.8)],
+        fill=25,
+        width=max(2, width // 12),
+    )
+    return image
+
+
+def _animated_gif(d: Path) -> tuple[Path, tuple[int, int], str]:
+    frames = [_digit_canvas(60, 60), Image.new("L", (60, 60), 0)]
+    path = d / "anim.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    return path, (60, 60), "first frame"
+
+
+def _cmyk_jpeg(d: Path) -> tuple[Path, tuple[int, int], str]:
+    path = d / "cmyk.jpg"
+    _digit_canvas(80, 64).convert("CMYK").save(path, quality=95)
+    return path, (80, 64), ""
+
+
+def _sixteen_bit_png(d: Path) -> tuple[Path, tuple[int, int], str]:
+    path = d / "deep.png"
+    values = np.asarray(_digit_canvas(50, 50), dtype=np.uint16) * 257
+    Image.fromarray(values).save(path)  # mode I;16
+    return path, (50, 50), ""
+
+
+def _palette_with_transparency(d: Path) -> tuple[Path, tuple[int, int], str]:
+    path = d / "palette.png"
+    image = _digit_canvas(40, 40).convert("P")
+    image.info["transparency"] = 0
+    image.save(path, transparency=0)
+    return path, (40, 40), ""
+
+
+def _exif_rotated_jpeg(d: Path) -> tuple[Path, tuple[int, int], str]:
+    path = d / "rotated.jpg"
+    stored = _digit_canvas(90, 60)  # stored landscape, shown portrait (orientation 6)
+    exif = stored.getexif()
+    exif[0x0112] = 6
+    stored.convert("RGB").save(path, exif=exif, quality=95)
+    return path, (60, 90), "EXIF orientation"
+
+
+AWKWARD_IMAGES: dict[str, Callable[[Path], tuple[Path, tuple[int, int], str]]] = {
+    "animated-gif": _animated_gif,
+    "cmyk-jpeg": _cmyk_jpeg,
+    "16-bit-png": _sixteen_bit_png,
+    "palette-png-with-transparency": _palette_with_transparency,
+    "exif-rotated-jpeg": _exif_rotated_jpeg,
+}
+
+
+@pytest.mark.parametrize("case", list(AWKWARD_IMAGES))
+def test_awkward_images_are_denoised_at_their_size_and_polarity(tmp_path: Path, case: str) -> None:
+    path, shown_size, note = AWKWARD_IMAGES[case](tmp_path)
+    before = sha256(path)
+    result = invoke("denoise", path, "-o", tmp_path / "out.png")
+    assert result.exit_code == 0, result.output
+    if note:
+        assert note in result.stderr
+    assert sha256(path) == before
+    with Image.open(tmp_path / "out.png") as out:
+        assert out.size == shown_size
+        if case == "16-bit-png":
+            assert out.mode == "I;16"
+        gray = np.asarray(out.convert("L"), dtype=np.float32)
+    # Dark ink on light paper in, dark ink on light paper out: the border stays light.
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    assert border.mean() > 128
+
+
+def test_both_runtime_packages_installed_is_one_line(
+    tmp_path: Path, digit_png: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import aeinfer.model
+    import aeinfer.session
+
+    monkeypatch.setattr(
+        aeinfer.session,
+        "installed_runtimes",
+        lambda: {"onnxruntime": "1.31.1", "onnxruntime-gpu": "1.31.1"},
+    )
+    monkeypatch.setattr(aeinfer.model, "_CACHE", {})
+    before = snapshot(tmp_path)
+    result = invoke("denoise", digit_png, "-o", tmp_path / "out.png")
+    assert_one_error(result, "onnxruntime", "onnxruntime-gpu", "pip uninstall")
+    assert snapshot(tmp_path) == before
