@@ -61,6 +61,7 @@ def export_checkpoint(
         images=scored.astype(np.float32) / UINT8_MAX,
         split=SCORE_SPLIT if len(scored) == len(test_images) else f"{SCORE_SPLIT}[:{len(scored)}]",
     )
+    validated = min(ckpt["train_config"].get("val_limit") or len(test_images), len(test_images))
     # The family docstring's first line reads "``name``: what it is"; the card keeps the what.
     doc = (family.__doc__ or "").strip().splitlines()
     spec = ExportSpec(
@@ -70,7 +71,11 @@ def export_checkpoint(
         latent_kind=family.LATENT_KIND,
         description=doc[0].split(": ", 1)[-1] if doc else "",
         training=training_record(ckpt),
-        metrics={"split": "MNIST test (torch, at export)", **ckpt["metrics"]},
+        metrics={
+            "split": f"MNIST test, first {validated} images (torch, end of training)",
+            "primary": family.PRIMARY_METRIC,
+            **ckpt["metrics"],
+        },
     )
     return export_pair(
         encoder,

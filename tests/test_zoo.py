@@ -1,0 +1,73 @@
+"""The bundled models are what their cards claim.
+
+Every bundled model loads, round-trips shapes, and on a fixed slice of the MNIST test set its
+card's primary metric is reproduced through ONNX Runtime within a small margin, so a regressed
+or swapped model fails here. The card's figure is measured in torch on the whole test split;
+the slice and the numpy noise draw account for the margin.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import aeinfer
+from aeinfer.quality import measure
+
+SLICE = 1000
+# Relative margin for losses (BCE, MSE, −ELBO); absolute margin in dB for PSNR figures.
+RELATIVE_MARGIN = 0.05
+PSNR_MARGIN_DB = 0.5
+# What the foundation promises at least: the denoiser visibly cleans a noisy digit.
+DENOISE_MIN_GAIN_DB = 6.0
+
+BUNDLED = [row["name"] for row in aeinfer.list_models()]
+
+
+@pytest.fixture(scope="module")
+def test_slice(mnist_dir: Path) -> np.ndarray:
+    from aeinfer.train.data import load_split
+
+    return load_split("test", mnist_dir).images[:SLICE].astype(np.float32) / 255.0
+
+
+def test_the_denoise_model_is_bundled() -> None:
+    assert "denoise" in BUNDLED
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_bundled_model_loads_and_round_trips(name: str, test_slice: np.ndarray) -> None:
+    model = aeinfer.load(name, device="cpu")
+    codes = model.encode(test_slice[:5])
+    assert codes.shape == (5, *model.latent_shape)
+    images = model.decode(codes)
+    assert images.shape == (5, 28, 28)
+    assert images.dtype == np.float32
+    assert 0.0 <= images.min() and images.max() <= 1.0
+    card = model.info
+    assert card["family"] == model.family
+    assert card["metrics"]["primary"] in card["metrics"]
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_bundled_model_reproduces_its_card(name: str, test_slice: np.ndarray) -> None:
+    model = aeinfer.load(name, device="cpu")
+    card_metrics = model.info["metrics"]
+    primary = card_metrics["primary"]
+    measured = measure(model, test_slice)[primary]
+    claimed = card_metrics[primary]
+    if primary.startswith("psnr"):
+        assert abs(measured - claimed) <= PSNR_MARGIN_DB, (primary, measured, claimed)
+    else:
+        assert abs(measured - claimed) <= RELATIVE_MARGIN * abs(claimed), (
+            primary,
+            measured,
+            claimed,
+        )
+
+
+def test_bundled_denoiser_cleans_noisy_digits(test_slice: np.ndarray) -> None:
+    figures = measure(aeinfer.load("denoise", device="cpu"), test_slice)
+    assert figures["psnr_noisy_db"] >= figures["psnr_input_db"] + DENOISE_MIN_GAIN_DB
