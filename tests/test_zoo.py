@@ -45,7 +45,7 @@ def test_bundled_model_loads_and_round_trips(name: str, test_slice: np.ndarray) 
     images = model.decode(codes)
     assert images.shape == (5, 28, 28)
     assert images.dtype == np.float32
-    assert 0.0 <= images.min() and images.max() <= 1.0
+    assert images.min() >= 0.0 and images.max() <= 1.0
     card = model.info
     assert card["family"] == model.family
     assert card["metrics"]["primary"] in card["metrics"]
