@@ -2,7 +2,8 @@
 
 ``noisy-7.png``: MNIST test image 0 (a 7; MNIST is CC BY-SA 3.0, LeCun, Cortes & Burges),
 scaled ×4 to 112×112 and corrupted with 0.5·N(0, 1) noise per pixel, clipped — what the
-Quickstart denoises. ``noisy-digits/``: eight more test digits at 28×28 with the same noise.
+Quickstart denoises. ``noisy-digits/``: eight more test digits at 28×28 with the same noise;
+``digits/``: the same eight, clean.
 """
 
 from __future__ import annotations
@@ -39,10 +40,12 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     big = Image.fromarray(images[0]).resize((28 * SCALE, 28 * SCALE), Image.Resampling.BICUBIC)
     to_png(noisy(np.asarray(big, dtype=np.float32) / 255.0, rng), args.out / "noisy-7.png")
-    folder = args.out / "noisy-digits"
-    folder.mkdir(exist_ok=True)
+    noisy_folder, clean_folder = args.out / "noisy-digits", args.out / "digits"
+    noisy_folder.mkdir(exist_ok=True)
+    clean_folder.mkdir(exist_ok=True)
     for index in FOLDER_DIGITS:
-        to_png(noisy(images[index] / 255.0, rng), folder / f"test-{index:04d}.png")
+        to_png(noisy(images[index] / 255.0, rng), noisy_folder / f"test-{index:04d}.png")
+        to_png(images[index] / 255.0, clean_folder / f"test-{index:04d}.png")
 
 
 if __name__ == "__main__":
