@@ -20,6 +20,7 @@ LATENT_KIND = LATENT_DETERMINISTIC
 PRIMARY_METRIC = "bce"
 TRAINING = TrainConfig(epochs=50, batch_size=128, lr=2e-3, schedule="cosine")
 KERNEL = 3
+POOL = 2  # each pooling halves the side, each upsampling doubles it
 
 
 @dataclass(frozen=True)
@@ -37,21 +38,21 @@ def build(cfg: Config) -> tuple[nn.Module, nn.Module]:
     f1, f2, f3 = cfg.filters
     # ceil_mode reproduces Keras 'same' pooling: 7 → 4 rather than 3.
     encoder = nn.Sequential(
-        _conv(1, f1), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True),
-        _conv(f1, f2), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True),
-        _conv(f2, f3), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True),
+        _conv(1, f1), nn.ReLU(), nn.MaxPool2d(POOL, ceil_mode=True),
+        _conv(f1, f2), nn.ReLU(), nn.MaxPool2d(POOL, ceil_mode=True),
+        _conv(f2, f3), nn.ReLU(), nn.MaxPool2d(POOL, ceil_mode=True),
     )  # fmt: skip
     decoder = SigmoidDecoder(
         nn.Sequential(
             _conv(f3, f3),
             nn.ReLU(),
-            nn.Upsample(scale_factor=2),
+            nn.Upsample(scale_factor=POOL),
             _conv(f3, f2),
             nn.ReLU(),
-            nn.Upsample(scale_factor=2),
+            nn.Upsample(scale_factor=POOL),
             _conv(f2, f1, padding=0),
             nn.ReLU(),
-            nn.Upsample(scale_factor=2),
+            nn.Upsample(scale_factor=POOL),
             _conv(f1, 1),
         )
     )

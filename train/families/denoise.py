@@ -31,6 +31,7 @@ LATENT_KIND = LATENT_DETERMINISTIC
 PRIMARY_METRIC = "psnr_noisy_db"
 TRAINING = TrainConfig(epochs=30, batch_size=128, lr=2e-3, schedule="cosine")
 KERNEL = 3
+POOL = 2  # each pooling halves the side, each upsampling doubles it
 
 
 @dataclass(frozen=True)
@@ -49,17 +50,17 @@ def _conv(n_in: int, n_out: int) -> nn.Conv2d:
 def build(cfg: Config) -> tuple[nn.Module, nn.Module]:
     f = cfg.filters
     encoder = nn.Sequential(
-        _conv(1, f), nn.ReLU(), nn.MaxPool2d(2),
-        _conv(f, f), nn.ReLU(), nn.MaxPool2d(2),
+        _conv(1, f), nn.ReLU(), nn.MaxPool2d(POOL),
+        _conv(f, f), nn.ReLU(), nn.MaxPool2d(POOL),
     )  # fmt: skip
     decoder = SigmoidDecoder(
         nn.Sequential(
             _conv(f, f),
             nn.ReLU(),
-            nn.Upsample(scale_factor=2),
+            nn.Upsample(scale_factor=POOL),
             _conv(f, f),
             nn.ReLU(),
-            nn.Upsample(scale_factor=2),
+            nn.Upsample(scale_factor=POOL),
             _conv(f, 1),
         )
     )
