@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
 from pathlib import Path
@@ -302,31 +303,51 @@ def test_bundled_denoise(digits: np.ndarray) -> None:
 # --- threads --------------------------------------------------------------------------------
 
 
-def test_thread_safety(digits: np.ndarray) -> None:
+def _rss_bytes() -> int:
+    """Resident set size of this process now (Linux /proc; the test suite runs on Linux)."""
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+THREADS = 8
+CALLS_PER_THREAD = 20
+# Allowed RSS growth between a warm-up round and a five times longer round: arenas and caches
+# settle in the warm-up, so a leak of even a few KB per call would exceed this.
+RSS_GROWTH_LIMIT = 16 * 1024 * 1024
+
+
+def test_thread_safety_and_flat_memory(digits: np.ndarray) -> None:
     model = aeinfer.load("denoise", device="cpu")
     rng = np.random.default_rng(5)
     inputs = [digits[i : i + 4] for i in range(0, N_IMAGES, 4)]
     inputs.append(rng.random((3, 28, 28), dtype=np.float32))
     expected = [model.reconstruct(x) for x in inputs]
-    mismatches: list[str] = []
-    errors: list[BaseException] = []
-    start = threading.Barrier(8)
 
-    def worker(index: int) -> None:
-        try:
-            start.wait()
-            for call in range(20):
-                which = (index + call) % len(inputs)
-                if not np.array_equal(model.reconstruct(inputs[which]), expected[which]):
-                    mismatches.append(f"thread {index} call {call}")
-        except BaseException as exc:  # reported below, in the main thread
-            errors.append(exc)
+    def run_round(calls: int) -> None:
+        mismatches: list[str] = []
+        errors: list[BaseException] = []
+        start = threading.Barrier(THREADS)
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
-    assert not any(thread.is_alive() for thread in threads)
-    assert not errors, errors
-    assert not mismatches, mismatches
+        def worker(index: int) -> None:
+            try:
+                start.wait()
+                for call in range(calls):
+                    which = (index + call) % len(inputs)
+                    if not np.array_equal(model.reconstruct(inputs[which]), expected[which]):
+                        mismatches.append(f"thread {index} call {call}")
+            except BaseException as exc:  # reported below, in the main thread
+                errors.append(exc)
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(THREADS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=300)
+        assert not any(thread.is_alive() for thread in threads)
+        assert not errors, errors
+        assert not mismatches, mismatches
+
+    run_round(CALLS_PER_THREAD)
+    before = _rss_bytes()
+    run_round(5 * CALLS_PER_THREAD)
+    assert _rss_bytes() - before < RSS_GROWTH_LIMIT
