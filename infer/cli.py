@@ -684,7 +684,8 @@ def data_verify(
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Run the command line (the ``aeinfer`` console script enters through
+    :func:`aeinfer.__main__.main`, which answers ``--version`` before importing this module)."""
     app()
 
 

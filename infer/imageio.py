@@ -317,6 +317,15 @@ def _pil_to_gray(image: Image.Image, label: str) -> tuple[np.ndarray, str]:
     return _rgb_to_gray(rgb), "RGB"
 
 
+def _median(values: np.ndarray) -> float:
+    """``np.median`` of a 1-D array, computed as numpy does it (partition, then the mean of the
+    middle two), without np.median's import of ``numpy.ma`` (~15 ms of every command's start)."""
+    half = values.size // 2
+    if values.size % 2:
+        return float(np.partition(values, half)[half])
+    return float(np.mean(np.partition(values, (half - 1, half))[half - 1 : half + 1]))
+
+
 def _border_ring(gray: np.ndarray) -> np.ndarray:
     """The outermost ~1/16 of each side (at least one pixel), flattened."""
     h, w = gray.shape
@@ -418,7 +427,7 @@ def _fit(
     inverted = bool(_border_ring(gray).mean() > 0.5)
     if inverted:
         gray = 1.0 - gray
-    background = float(np.median(_border_ring(gray)))
+    background = _median(_border_ring(gray))
 
     if (w, h) == (DIGIT_SIZE, DIGIT_SIZE):
         return LoadedImage(

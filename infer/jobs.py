@@ -20,12 +20,11 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 from PIL import Image
 
-from aeinfer import generate
 from aeinfer.errors import AeinferError, InputError, OutputError
 from aeinfer.imageio import (
     IMAGE_SUFFIXES,
@@ -45,6 +44,11 @@ from aeinfer.quality import (
     percentile_of,
     score_per_image,
 )
+
+# The functions that draw import aeinfer.generate (and Pillow's drawing and fonts) themselves:
+# denoising, the common job, does not need it at start-up.
+if TYPE_CHECKING:
+    from aeinfer import generate
 
 # Images loaded and run together; bounds memory for folders of any size.
 FILE_BATCH = 64
@@ -344,6 +348,8 @@ def read_latents(path: Path) -> np.ndarray:
 def decode_file(model: Model, latents: Path, output: Path, *, overwrite: bool = True) -> list[Path]:
     """Decode a ``.npy`` of latents: ``output`` ending in an image suffix gets one grid image
     (or the single image); otherwise ``output`` is a folder of ``00000.png``, ``00001.png``…"""
+    from aeinfer import generate
+
     try:
         images = model.decode(read_latents(latents))
     except InputError as exc:
@@ -426,6 +432,8 @@ def reconstruct_sheet(
     """One sheet of original | reconstruction pairs (the 28×28 digits the model sees, enlarged)
     for all inputs. An existing file ``output`` is skipped unless ``overwrite``; any bad input
     fails the job before anything is written."""
+    from aeinfer import generate
+
     if output is None:
         raise OutputError(
             "reconstruct writes one sheet: pass -o SHEET.png (or -o - for stdout), "
@@ -549,6 +557,8 @@ def write_samples(
     """Decode ``count`` draws from N(0, I) and write them: a grid picture (the same picture
     ``aeinfer decode`` makes of the codes), the images (N, H, W) float32 as ``.npy``, or with
     ``latents`` the codes themselves (N, *latent_shape) as ``.npy``."""
+    from aeinfer import generate
+
     if latents and output_format is not OutputFormat.NPY:
         raise InputError("--latents writes the codes as an array; pass --format npy")
     drawn = generate.sample(model, count, seed)
@@ -563,6 +573,8 @@ def write_manifold(
     model: Model, size: int, extent: float, output: Output, *, overwrite: bool = True
 ) -> None:
     """Draw the 2-D latent manifold (see :func:`aeinfer.generate.manifold`) into ``output``."""
+    from aeinfer import generate
+
     write_picture(generate.manifold(model, size, extent), output, overwrite=overwrite)
 
 
@@ -578,6 +590,8 @@ def write_interpolation(
 ) -> np.ndarray:
     """Encode two images, decode ``steps`` points on the line between their codes (ends
     included) and write them as one strip picture or as ``.npy`` (steps, H, W) float32."""
+    from aeinfer import generate
+
     if steps < generate.MIN_STEPS:
         raise InputError(f"interpolation needs at least {generate.MIN_STEPS} steps, got {steps}")
     images = generate.interpolate(model, load_image(first).digit, load_image(last).digit, steps)
@@ -599,6 +613,7 @@ def write_scatter(
 ) -> int:
     """Encode the MNIST test split (its first ``limit`` images) to 2-D codes and draw them
     coloured by label (see :func:`aeinfer.generate.scatter_plot`). Returns the point count."""
+    from aeinfer import generate
     from aeinfer.train.data import load_split  # numpy only; no torch
 
     generate.require_plane(model, "the scatter plot", variational=False)

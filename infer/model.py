@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +67,12 @@ class Model:
         self._encoder = sessions[ENCODER_FILE]
         self._decoder = sessions[DECODER_FILE]
         self._placement = placements[0]
-        self._encoder_outputs = [o.name for o in self._encoder.get_outputs()]
+        # The code (or a VAE's mean) is the encoder's first output.
+        self._code_output = [self._encoder.get_outputs()[0].name]
+        # Read once: the card's properties parse its JSON on every access.
+        self._image_shape = card.image_shape
+        self._latent_shape = card.latent_shape
+        self._layout_shape = _layout_shape(card.layout, self._image_shape)
 
     # --- description -------------------------------------------------------------------
     @property
@@ -89,11 +94,11 @@ class Model:
 
     @property
     def latent_shape(self) -> tuple[int, ...]:
-        return self._card.latent_shape
+        return self._latent_shape
 
     @property
     def image_shape(self) -> tuple[int, int]:
-        return self._card.image_shape
+        return self._image_shape
 
     @property
     def is_variational(self) -> bool:
@@ -118,12 +123,8 @@ class Model:
         return as_images(x, self.image_shape)
 
     def _to_layout(self, images: np.ndarray) -> np.ndarray:
-        n = images.shape[0]
-        if self._card.layout == LAYOUT_FLAT:
-            return images.reshape(n, -1)
-        if self._card.layout == LAYOUT_IMAGE:
-            return images.reshape(n, 1, *self.image_shape)
-        return images
+        """(N, H, W) → the family's input layout: a view, never a copy."""
+        return images.reshape(images.shape[0], *self._layout_shape)
 
     def _check_latents(self, z: np.ndarray | Sequence[float]) -> np.ndarray:
         z = np.asarray(z)
@@ -145,37 +146,42 @@ class Model:
         """(mean, logvar) of q(z|x) for a variational model."""
         if not self.is_variational:
             raise CapabilityError(f"model {self.name!r} ({self.family}) is not variational")
-        images = self.as_images(x)
-        means, logvars = [], []
-        for chunk in _chunks(images):
-            mean, logvar = self._encoder.run(None, {IMAGE_NAME: self._to_layout(chunk)})
-            means.append(mean)
-            logvars.append(logvar)
-        return _cat(means, self.latent_shape), _cat(logvars, self.latent_shape)
+        mean, logvar = _map_batches(
+            lambda chunk: self._encoder.run(None, {IMAGE_NAME: self._to_layout(chunk)}),
+            self.as_images(x),
+            (self.latent_shape, self.latent_shape),
+        )
+        return mean, logvar
 
     def encode(self, x: ImageInput) -> np.ndarray:
         """Codes (N, *latent_shape) float32; for a variational model, the posterior mean."""
-        images = self.as_images(x)
-        codes = [
-            self._encoder.run(self._encoder_outputs[:1], {IMAGE_NAME: self._to_layout(chunk)})[0]
-            for chunk in _chunks(images)
-        ]
-        return _cat(codes, self.latent_shape)
+        (codes,) = _map_batches(self._encode_batch, self.as_images(x), (self.latent_shape,))
+        return codes
 
     def decode(self, z: np.ndarray | Sequence[float]) -> np.ndarray:
         """Images (N, H, W) float32 in [0, 1] from codes (N, *latent_shape)."""
-        latents = self._check_latents(z)
-        outputs = [
-            self._decoder.run(None, {LATENT_NAME: chunk})[0].reshape(-1, *self.image_shape)
-            for chunk in _chunks(latents)
-        ]
-        if not outputs:
-            return np.zeros((0, *self.image_shape), dtype=np.float32)
-        return np.clip(np.concatenate(outputs), 0.0, 1.0).astype(np.float32, copy=False)
+        (images,) = _map_batches(self._decode_batch, self._check_latents(z), (self.image_shape,))
+        return np.clip(images, 0.0, 1.0, out=images)
 
     def reconstruct(self, x: ImageInput) -> np.ndarray:
-        """decoder(encoder(x)) as (N, H, W) float32 in [0, 1]; through the mean for a VAE."""
-        return self.decode(self.encode(x))
+        """decoder(encoder(x)) as (N, H, W) float32 in [0, 1]; through the mean for a VAE.
+
+        The same as ``decode(encode(x))``, but each batch's codes go from the encoder's output
+        straight into the decoder.
+        """
+        (images,) = _map_batches(
+            lambda chunk: self._decode_batch(self._encode_batch(chunk)[0]),
+            self.as_images(x),
+            (self.image_shape,),
+        )
+        return np.clip(images, 0.0, 1.0, out=images)
+
+    def _encode_batch(self, images: np.ndarray) -> list[np.ndarray]:
+        """The encoder's first output (the code, or a VAE's mean) for one batch of images."""
+        return self._encoder.run(self._code_output, {IMAGE_NAME: self._to_layout(images)})
+
+    def _decode_batch(self, latents: np.ndarray) -> list[np.ndarray]:
+        return self._decoder.run(None, {LATENT_NAME: latents})
 
     def sample_latents(self, n: int, seed: int | None = None) -> np.ndarray:
         """``n`` draws z ~ N(0, I) of shape (n, *latent_shape) float32 (variational models
@@ -194,21 +200,43 @@ class Model:
         return self.decode(self.sample_latents(n, seed))
 
 
+def _layout_shape(layout: str, image_shape: tuple[int, int]) -> tuple[int, ...]:
+    """Per-image shape of a layout: flat (H·W,), image (1, H, W), sequence (H, W)."""
+    if layout == LAYOUT_FLAT:
+        return (image_shape[0] * image_shape[1],)
+    if layout == LAYOUT_IMAGE:
+        return (1, *image_shape)
+    return image_shape
+
+
 def _sha256(data: bytes) -> str:
     import hashlib
 
     return hashlib.sha256(data).hexdigest()
 
 
-def _chunks(array: np.ndarray) -> Iterator[np.ndarray]:
-    for start in range(0, array.shape[0], MAX_BATCH):
-        yield array[start : start + MAX_BATCH]
+def _map_batches(
+    run: Callable[[np.ndarray], list[np.ndarray]],
+    array: np.ndarray,
+    shapes: tuple[tuple[int, ...], ...],
+) -> list[np.ndarray]:
+    """``run`` over ``array`` in batches of at most MAX_BATCH rows; its outputs, one per entry
+    of ``shapes``, as float32 (N, *shape).
 
-
-def _cat(parts: list[np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
-    if not parts:
-        return np.zeros((0, *shape), dtype=np.float32)
-    return np.concatenate(parts).reshape(-1, *shape)
+    One batch (the common case) returns ONNX Runtime's own output buffers, without a copy;
+    more are written into arrays allocated once, rather than collected and concatenated.
+    """
+    n = array.shape[0]
+    if n == 0:
+        return [np.zeros((0, *shape), dtype=np.float32) for shape in shapes]
+    if n <= MAX_BATCH:
+        return [out.reshape(n, *shape) for out, shape in zip(run(array), shapes, strict=True)]
+    results = [np.empty((n, *shape), dtype=np.float32) for shape in shapes]
+    for start in range(0, n, MAX_BATCH):
+        stop = min(start + MAX_BATCH, n)
+        for result, out in zip(results, run(array[start:stop]), strict=True):
+            result[start:stop] = out.reshape(stop - start, *result.shape[1:])
+    return results
 
 
 def as_images(x: ImageInput, image_shape: tuple[int, int]) -> np.ndarray:
@@ -234,12 +262,16 @@ def _array_images(x: np.ndarray, image_shape: tuple[int, int]) -> np.ndarray:
             f"({image_shape[0]}, {image_shape[1]}), got {tuple(x.shape)}"
         )
     if x.dtype == np.uint8:
-        return x.astype(np.float32) / UINT8_MAX
-    if not np.issubdtype(x.dtype, np.floating):
+        images = x.astype(np.float32)
+        images /= UINT8_MAX
+        return images
+    if x.dtype.kind != "f":  # np.issubdtype(x.dtype, np.floating), without its cost
         raise InputError(f"images must be uint8 or float in [0, 1], got dtype {x.dtype}")
-    if not np.isfinite(x).all():
-        raise InputError("images contain NaN or infinite values")
-    if x.size and (x.min() < 0.0 or x.max() > 1.0):
+    # Two passes (min, max), not three: NaN fails both comparisons and ±inf the range, so the
+    # finiteness pass is only needed to word the error.
+    if x.size and not (x.min() >= 0.0 and x.max() <= 1.0):
+        if not np.isfinite(x).all():
+            raise InputError("images contain NaN or infinite values")
         raise InputError(
             f"float images must lie in [0, 1], got [{x.min():.3g}, {x.max():.3g}] "
             "(pass uint8 for 0..255 data)"

@@ -9,8 +9,9 @@ obtained is an error; ``auto`` takes what it gets and says so.
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
 import os
+import re
+import sys
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -33,21 +34,47 @@ RUNTIME_DISTRIBUTIONS = (
     "onnxruntime-openvino",
     "onnxruntime-qnn",
 )
+DIST_INFO = ".dist-info"
 INSTALL_HINT = "pip install 'aeinfer[cpu]' (or 'aeinfer[gpu]' for NVIDIA GPUs)"
 # Set to 1 to run anyway with several runtime distributions installed (at your own risk).
 ALLOW_CONFLICT_ENV = "AEINFER_ALLOW_RUNTIME_CONFLICT"
 # ORT's own warnings (e.g. about a provider falling back) are replaced by our checked report.
 ORT_LOG_ERROR = 3
+# Intra-op pool threads busy-wait for work between operators by default. Every session has its
+# own pool, and a model runs two (encoder, then decoder): the idle session's spinning threads
+# then take cores from the busy one. Measured on 2 cores (docs/benchmarks.md), spinning on is
+# 2.4× slower for denoise at batch 64, 1.4× at batch 1024, 3.1× for dense at batch 1024, and
+# within noise at batch 1.
+SPIN_CONFIG = "session.intra_op.allow_spinning"
+SPIN_OFF = "0"
+
+
+def _normalized(name: str) -> str:
+    """A distribution name as PEP 503 compares them: lower case, runs of -_. as one '-'."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def installed_runtimes() -> dict[str, str]:
-    """Installed ONNX Runtime distributions and their versions."""
+    """Installed ONNX Runtime distributions and their versions.
+
+    Read from the ``<name>-<version>.dist-info`` folders on ``sys.path``, where pip installs
+    wheels (ONNX Runtime ships only wheels). Done by hand because it runs on every model load,
+    and importing :mod:`importlib.metadata` alone costs ~30 ms of each command's start-up.
+    """
+    wanted = {_normalized(name): name for name in RUNTIME_DISTRIBUTIONS}
     found: dict[str, str] = {}
-    for name in RUNTIME_DISTRIBUTIONS:
+    for entry in sys.path:
         try:
-            found[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
+            folders = os.listdir(entry or ".")
+        except OSError:  # a zip file, or a path that does not exist
             continue
+        for folder in folders:
+            if not folder.endswith(DIST_INFO):
+                continue
+            dist, _, version = folder[: -len(DIST_INFO)].partition("-")
+            name = wanted.get(_normalized(dist))
+            if name is not None and name not in found:  # the first on sys.path wins
+                found[name] = version
     return found
 
 
@@ -74,6 +101,11 @@ def import_runtime() -> ModuleType:
         return importlib.import_module("onnxruntime")
     except ImportError as exc:
         raise RuntimeMissingError(f"ONNX Runtime is not installed: {INSTALL_HINT}") from exc
+
+
+def cpu_threads() -> int:
+    """Threads of ONNX Runtime's intra-op pool on the CPU: the cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def check_device(device: str) -> None:
@@ -109,13 +141,29 @@ def _requested(device: str, available: list[str]) -> tuple[str, ...]:
     return (CPU_PROVIDER,)
 
 
+def session_options(ort: ModuleType) -> Any:
+    """The SessionOptions every aeinfer session uses (``ort`` is the onnxruntime module).
+
+    One intra-op thread per usable core and spinning off (see SPIN_CONFIG); the rest are ONNX
+    Runtime's defaults, kept because they measured best (docs/benchmarks.md, denoise on 2
+    cores): all graph optimizations (without the NCHWc layout transform the convolutions take
+    2× as long), the memory arena (without it batch 1024 is 1.8× slower) and the memory
+    pattern (no difference), sequential execution (the parallel executor is 1.7-2.5× slower on
+    these chain-shaped graphs, and adds ~8 ms to a batch-1 call).
+    """
+    options = ort.SessionOptions()
+    options.log_severity_level = ORT_LOG_ERROR
+    options.intra_op_num_threads = cpu_threads()
+    options.add_session_config_entry(SPIN_CONFIG, SPIN_OFF)
+    return options
+
+
 def create_session(model_bytes: bytes, device: str, label: str) -> tuple[Any, Placement]:
     """An InferenceSession for ``model_bytes`` on ``device``, with what it really obtained."""
     check_device(device)
     ort = import_runtime()
     requested = _requested(device, ort.get_available_providers())
-    options = ort.SessionOptions()
-    options.log_severity_level = ORT_LOG_ERROR
+    options = session_options(ort)
     try:
         session = ort.InferenceSession(model_bytes, options, providers=list(requested))
     except (RuntimeError, ValueError) as exc:  # ORT's InvalidProtobuf / Fail derive from these

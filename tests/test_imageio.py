@@ -594,3 +594,9 @@ def test_bytes_input_never_touches_disk() -> None:
     Image.fromarray(u8(dark_on_light())).save(buffer, format="PNG")
     loaded = load_image(buffer.getvalue())
     assert loaded.path is None and loaded.inverted is True
+
+
+@pytest.mark.parametrize("size", [1, 2, 7, 8, 101])
+def test_median_is_numpys(size: int) -> None:
+    values = np.random.default_rng(size).random(size).astype(np.float32)
+    assert imageio._median(values) == float(np.median(values))

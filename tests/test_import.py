@@ -75,3 +75,35 @@ def test_version_matches_distribution_metadata() -> None:
     from importlib.metadata import version
 
     assert aeinfer.__version__ == version("aeinfer")
+
+
+def test_version_entry_point_answers_before_the_cli_framework() -> None:
+    # The console script (aeinfer.__main__:main) prints the version without importing Typer.
+    modules = _modules_after(
+        "import sys\nsys.argv = ['aeinfer', '--version']\nfrom aeinfer.__main__ import main\nmain()"
+    )
+    for heavy in ("typer", "pydantic", "rich", *HEAVY_TRAINING, *HEAVY_RUNTIME):
+        assert heavy not in modules, f"`aeinfer --version` imported {heavy}"
+    shown = subprocess.run(
+        [sys.executable, "-m", "aeinfer", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.strip() == f"aeinfer {aeinfer.__version__}"
+
+
+def test_installed_runtimes_agrees_with_importlib_metadata() -> None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    from aeinfer.session import RUNTIME_DISTRIBUTIONS, installed_runtimes
+
+    expected = {}
+    for name in RUNTIME_DISTRIBUTIONS:
+        try:
+            expected[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    assert installed_runtimes() == expected

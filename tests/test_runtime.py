@@ -103,6 +103,22 @@ def test_reconstruct_accepts_uint8_float_and_single(model: Model, digits: np.nda
     np.testing.assert_array_equal(from_uint8, model.decode(model.encode(digits)))
 
 
+def test_batches_beyond_max_batch_give_the_same_results(
+    model: Model, digits: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import aeinfer.model
+
+    whole = model.reconstruct(digits), model.encode(digits)
+    monkeypatch.setattr(aeinfer.model, "MAX_BATCH", 5)  # 16 images: batches of 5, 5, 5, 1
+    np.testing.assert_allclose(model.reconstruct(digits), whole[0], atol=1e-5)
+    np.testing.assert_allclose(model.encode(digits), whole[1], atol=1e-5)
+    np.testing.assert_allclose(model.decode(whole[1]), whole[0], atol=1e-5)
+    if model.is_variational:
+        mean, logvar = model.encode_distribution(digits)
+        assert mean.shape == logvar.shape == (N_IMAGES, *model.latent_shape)
+        np.testing.assert_allclose(mean, whole[1], atol=1e-5)
+
+
 def test_info_and_providers(model: Model, smoke) -> None:
     info = model.info
     assert isinstance(info, dict)

@@ -1,0 +1,465 @@
+"""Throughput of the bundled models: ONNX Runtime (through aeinfer) against PyTorch eager.
+
+    python scripts/bench_throughput.py [--runs runs/zoo] [--models denoise ...]
+        [--batches 1 64 1024] [--rounds 8] [--round-seconds 0.25] [--json OUT.json]
+        [--profile-ops]
+
+For every bundled model whose training checkpoint exists (``<runs>/<family>/last.pt``), the same
+weights run end to end (encoder then decoder, images (N, 28, 28) float32 in, images out) two
+ways: ``aeinfer.load(name, device="cpu").reconstruct(x)`` and, under ``torch.inference_mode()``,
+``decoder(encoder(to_layout(x)))`` on the modules rebuilt from the checkpoint, with the layout
+conversion and the conversion back to numpy in both, so they do the same work. Before timing,
+both outputs must agree within 1e-4. A bundled graph exported from other weights than the
+checkpoint (e.g. a placeholder) is re-exported from the checkpoint into a temporary folder with
+aeinfer's exporter (same architecture and graph), and that folder is timed; the report says so
+(``--no-reexport`` skips such models instead).
+
+Both backends are timed in interleaved rounds (ORT then torch, then torch then ORT, …) so that
+drift of the machine's speed falls on both alike. Reported per batch size: images/s (all images
+over all timed calls), median and p99 latency per call, and ORT/torch throughput. FLOPs per image
+are counted from the torch modules (multiply-adds of Linear, Conv, ConvTranspose and LSTM layers
+recorded by forward hooks, 1 MAC = 2 FLOPs; activations, pooling and resizing are not counted),
+and the fraction of the machine's fp32 peak each backend reaches is printed with how the peak
+was derived (see ``scripts/bench_machine.py``), next to what a large fp32 GEMM in torch reaches
+on the same threads (the practical ceiling). torch runs on as many threads as ONNX Runtime's
+intra-op pool: the cores this process may use.
+
+``--profile-ops`` adds, per model, where ONNX Runtime spends its time at the largest batch
+size: per-node kernel time from ORT's own profiler (``enable_profiling``) on sessions made with
+aeinfer's session options, summed over a few runs.
+
+For meaningful numbers, run it on an otherwise idle machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import math
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from bench_machine import Machine, machine, markdown_table
+from torch import nn
+
+import aeinfer
+from aeinfer.export.onnx_export import ExportSpec, export_pair
+from aeinfer.metadata import DECODER_FILE, ENCODER_FILE, IMAGE_NAME, LATENT_NAME
+from aeinfer.session import CPU_PROVIDER, cpu_threads, import_runtime, session_options
+from aeinfer.train.trainer import load_checkpoint, rebuild, to_layout
+from aeinfer.zoo import bundled_names
+
+DEFAULT_RUNS = Path("runs/zoo")
+CHECKPOINT = "last.pt"
+DEFAULT_BATCHES = (1, 64, 1024)
+DEFAULT_ROUNDS = 8
+DEFAULT_ROUND_SECONDS = 0.25
+MIN_CALLS_PER_ROUND = 2
+WARMUP_CALLS = 3
+PARITY_BATCH = 16
+PARITY_ATOL = 1e-4
+P99 = 99.0
+MS = 1e3
+GIGA = 1e9
+MEGA = 1e6
+SEED = 0
+FLOPS_PER_MAC = 2
+GEMM_SIZE = 2048
+GEMM_REPEATS = 5
+LSTM_GATES = 4
+CONVOLUTIONS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+TRANSPOSED = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+ORT = "ort"
+TORCH = "torch"
+PROFILE_RUNS = 10
+KERNEL_SUFFIX = "_kernel_time"
+US_PER_MS = 1e3
+
+
+# --- FLOPs ---------------------------------------------------------------------------------
+def _conv_macs(module: nn.Module, inputs: torch.Tensor, output: torch.Tensor) -> int:
+    kernel = math.prod(module.kernel_size)
+    if isinstance(module, TRANSPOSED):
+        # Every input value is scattered through the kernel into every output channel.
+        return inputs.numel() * (module.out_channels // module.groups) * kernel
+    return output.numel() * (module.in_channels // module.groups) * kernel
+
+
+def _lstm_macs(module: nn.LSTM, inputs: torch.Tensor) -> int:
+    if module.proj_size:
+        raise ValueError("LSTM with proj_size is not counted")
+    steps_x_batch = inputs.numel() // inputs.shape[-1]
+    directions = 2 if module.bidirectional else 1
+    hidden = module.hidden_size
+    total = 0
+    for layer in range(module.num_layers):
+        width = module.input_size if layer == 0 else hidden * directions
+        total += LSTM_GATES * hidden * (width + hidden) * directions
+    return steps_x_batch * total
+
+
+def count_flops(modules: list[nn.Module], run: Callable[[], Any]) -> int:
+    """FLOPs of one call of ``run`` through ``modules``: 2 × multiply-adds of their Linear,
+    Conv, ConvTranspose and LSTM layers (biases, activations, pooling, resizing not counted)."""
+    macs = 0
+
+    def hook(module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
+        nonlocal macs
+        first = args[0]
+        out = output[0] if isinstance(output, tuple) else output
+        if isinstance(module, nn.Linear):
+            macs += first.numel() // module.in_features * module.in_features * module.out_features
+        elif isinstance(module, (*CONVOLUTIONS, *TRANSPOSED)):
+            macs += _conv_macs(module, first, out)
+        elif isinstance(module, nn.LSTM):
+            macs += _lstm_macs(module, first)
+
+    counted = (nn.Linear, *CONVOLUTIONS, *TRANSPOSED, nn.LSTM)
+    handles = [
+        sub.register_forward_hook(hook)
+        for module in modules
+        for sub in module.modules()
+        if isinstance(sub, counted)
+    ]
+    try:
+        run()
+    finally:
+        for handle in handles:
+            handle.remove()
+    return FLOPS_PER_MAC * macs
+
+
+def gemm_ceiling() -> float:
+    """GFLOP/s of the best of a few 2048² fp32 matrix products in torch (MKL/oneDNN), on the
+    same threads: what a large, perfectly regular kernel reaches here, for scale."""
+    a = torch.rand(GEMM_SIZE, GEMM_SIZE)
+    b = torch.rand(GEMM_SIZE, GEMM_SIZE)
+    a @ b
+    best = math.inf
+    for _ in range(GEMM_REPEATS):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return FLOPS_PER_MAC * GEMM_SIZE**3 / best / GIGA
+
+
+# --- timing --------------------------------------------------------------------------------
+@dataclass
+class Timing:
+    """Per-call latencies of one backend at one batch size."""
+
+    batch: int
+    seconds: list[float] = field(default_factory=list)
+
+    @property
+    def images_per_s(self) -> float:
+        return self.batch * len(self.seconds) / sum(self.seconds)
+
+    @property
+    def median_ms(self) -> float:
+        return float(np.median(self.seconds)) * MS
+
+    @property
+    def p99_ms(self) -> float:
+        return float(np.percentile(self.seconds, P99)) * MS
+
+
+def _time_round(call: Callable[[], Any], timing: Timing, budget: float) -> None:
+    start = time.perf_counter()
+    calls = 0
+    while calls < MIN_CALLS_PER_ROUND or time.perf_counter() - start < budget:
+        t0 = time.perf_counter()
+        call()
+        timing.seconds.append(time.perf_counter() - t0)
+        calls += 1
+
+
+def interleaved(
+    calls: dict[str, Callable[[], Any]], batch: int, rounds: int, budget: float
+) -> dict[str, Timing]:
+    """Time each call in ``rounds`` rounds of about ``budget`` seconds each, alternating which
+    backend goes first, after a few warm-up calls."""
+    timings = {name: Timing(batch) for name in calls}
+    for call in calls.values():
+        for _ in range(WARMUP_CALLS):
+            call()
+    order = list(calls)
+    for index in range(rounds):
+        for name in order if index % 2 == 0 else order[::-1]:
+            _time_round(calls[name], timings[name], budget)
+    return timings
+
+
+# --- models --------------------------------------------------------------------------------
+@dataclass
+class Subject:
+    """One model: the aeinfer model, the torch modules with the same weights, and notes."""
+
+    name: str
+    family: str
+    layout: str
+    model: aeinfer.Model
+    encoder: nn.Module
+    decoder: nn.Module
+    notes: list[str]
+
+
+def torch_reconstruct(subject: Subject, x: np.ndarray) -> np.ndarray:
+    """decoder(encoder(x)) in torch, numpy (N, H, W) in and out, as aeinfer does it."""
+    n = x.shape[0]
+    with torch.inference_mode():
+        codes = subject.encoder(to_layout(torch.from_numpy(x), subject.layout))
+        code = codes[0] if isinstance(codes, tuple) else codes  # a VAE decodes its mean
+        return subject.decoder(code).reshape(n, *x.shape[1:]).numpy()
+
+
+def _max_diff(subject: Subject, x: np.ndarray) -> float:
+    return float(np.abs(subject.model.reconstruct(x) - torch_reconstruct(subject, x)).max())
+
+
+def _reexport(name: str, family: Any, encoder: nn.Module, decoder: nn.Module, tmp: Path) -> Path:
+    noise = torch.rand(2, 28, 28, generator=torch.Generator().manual_seed(SEED))
+    example = to_layout(noise, family.LAYOUT)
+    spec = ExportSpec(name=name, family=name, layout=family.LAYOUT, latent_kind=family.LATENT_KIND)
+    out = tmp / name
+    export_pair(encoder, decoder, example, out, spec)
+    return out
+
+
+def load_subject(name: str, runs: Path, tmp: Path, reexport: bool) -> Subject | None:
+    """The model ``name`` and its checkpoint's modules, or None (with a reason printed)."""
+    model = aeinfer.load(name, device="cpu")
+    family_name = model.family
+    checkpoint = runs / family_name / CHECKPOINT
+    if not checkpoint.is_file():
+        print(f"skip {name}: no checkpoint {checkpoint}", file=sys.stderr)
+        return None
+    family, _, encoder, decoder = rebuild(load_checkpoint(checkpoint))
+    subject = Subject(name, family_name, family.LAYOUT, model, encoder, decoder, [])
+    x = np.random.default_rng(SEED).random((PARITY_BATCH, 28, 28), dtype=np.float32)
+    diff = _max_diff(subject, x)
+    if diff > PARITY_ATOL:
+        if not reexport:
+            why = f"bundled graph differs from {checkpoint} by {diff:.3g}"
+            print(f"skip {name}: {why}", file=sys.stderr)
+            return None
+        subject.model = aeinfer.load(_reexport(name, family, encoder, decoder, tmp), "cpu")
+        subject.notes.append(
+            f"{name}: the bundled graph was exported from other weights than {checkpoint} "
+            f"(max |diff| {diff:.3g}); timed a fresh export of the checkpoint (same "
+            "architecture, same exporter) instead"
+        )
+        diff = _max_diff(subject, x)
+    if diff > PARITY_ATOL:
+        raise SystemExit(f"{name}: ORT and torch disagree by {diff:.3g} (> {PARITY_ATOL})")
+    return subject
+
+
+# --- report --------------------------------------------------------------------------------
+@dataclass
+class Row:
+    model: str
+    batch: int
+    flops_per_image: int
+    calls: dict[str, int]
+    images_per_s: dict[str, float]
+    median_ms: dict[str, float]
+    p99_ms: dict[str, float]
+    peak_fraction: dict[str, float | None]
+
+    @property
+    def ratio(self) -> float:
+        return self.images_per_s[ORT] / self.images_per_s[TORCH]
+
+
+def bench(
+    subject: Subject, batches: list[int], rounds: int, budget: float, host: Machine
+) -> list[Row]:
+    rows = []
+    rng = np.random.default_rng(SEED)
+    one = rng.random((1, 28, 28), dtype=np.float32)
+    flops = count_flops([subject.encoder, subject.decoder], lambda: torch_reconstruct(subject, one))
+    for batch in batches:
+        x = rng.random((batch, 28, 28), dtype=np.float32)
+        calls = {
+            ORT: lambda x=x: subject.model.reconstruct(x),
+            TORCH: lambda x=x: torch_reconstruct(subject, x),
+        }
+        timings = interleaved(calls, batch, rounds, budget)
+        peak = host.peak_gflops
+        rows.append(
+            Row(
+                subject.name,
+                batch,
+                flops,
+                {k: len(t.seconds) for k, t in timings.items()},
+                {k: t.images_per_s for k, t in timings.items()},
+                {k: t.median_ms for k, t in timings.items()},
+                {k: t.p99_ms for k, t in timings.items()},
+                {
+                    k: (t.images_per_s * flops / (peak * GIGA) if peak else None)
+                    for k, t in timings.items()
+                },
+            )
+        )
+        print(
+            f"  {subject.name} b={batch}: ort {rows[-1].images_per_s[ORT]:,.0f}/s, "
+            f"torch {rows[-1].images_per_s[TORCH]:,.0f}/s, ×{rows[-1].ratio:.2f}",
+            file=sys.stderr,
+        )
+    return rows
+
+
+def profile_ops(subject: Subject, batch: int) -> str:
+    """Per-node kernel time of the encoder and decoder at ``batch``, from ORT's profiler."""
+    ort = import_runtime()
+    x = np.random.default_rng(SEED).random((batch, 28, 28), dtype=np.float32)
+    layout = to_layout(torch.from_numpy(x), subject.layout).numpy()
+    totals: collections.Counter[str] = collections.Counter()
+    with tempfile.TemporaryDirectory(prefix="aeinfer-profile-") as tmp:
+        sessions = []
+        for file_name in (ENCODER_FILE, DECODER_FILE):
+            options = session_options(ort)
+            options.enable_profiling = True
+            options.profile_file_prefix = str(Path(tmp) / file_name)
+            graph = (subject.model.path / file_name).read_bytes()
+            sessions.append(ort.InferenceSession(graph, options, providers=[CPU_PROVIDER]))
+        encoder, decoder = sessions
+        code_name = encoder.get_outputs()[0].name
+        start = time.perf_counter()
+        for _ in range(PROFILE_RUNS):
+            decoder.run(None, {LATENT_NAME: encoder.run([code_name], {IMAGE_NAME: layout})[0]})
+        wall_ms = (time.perf_counter() - start) / PROFILE_RUNS * MS
+        for graph, session in (("encoder", encoder), ("decoder", decoder)):
+            events = json.loads(Path(session.end_profiling()).read_text())
+            for event in events:
+                if event.get("cat") == "Node" and event["name"].endswith(KERNEL_SUFFIX):
+                    node = event["name"][: -len(KERNEL_SUFFIX)]
+                    key = f"{graph} | {event['args'].get('op_name', '?')} | {node}"
+                    totals[key] += event["dur"]
+    runs = PROFILE_RUNS
+    all_us = sum(totals.values())
+    kernel_ms = all_us / runs / US_PER_MS
+    body = [
+        [*key.split(" | "), f"{us / runs / US_PER_MS:.3f}", f"{100 * us / all_us:.1f}%"]
+        for key, us in totals.most_common()
+    ]
+    head = (
+        f"#### {subject.name}: ORT per-node kernel time, batch {batch} (mean of {runs} runs, "
+        f"the first included; kernels {kernel_ms:.2f} ms of {wall_ms:.2f} ms wall per "
+        "encoder+decoder run under the profiler)\n\n"
+    )
+    return head + markdown_table(["graph", "op", "node", "ms/run", "share"], body)
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f}%"
+
+
+def table(rows: list[Row]) -> str:
+    header = [
+        "model",
+        "batch",
+        "MFLOP/img",
+        "ORT img/s",
+        "torch img/s",
+        "ORT/torch",
+        "ORT median ms",
+        "torch median ms",
+        "ORT p99 ms",
+        "torch p99 ms",
+        "ORT % peak",
+        "torch % peak",
+    ]
+    body = [
+        [
+            r.model,
+            str(r.batch),
+            f"{r.flops_per_image / MEGA:.2f}",
+            f"{r.images_per_s[ORT]:,.0f}",
+            f"{r.images_per_s[TORCH]:,.0f}",
+            f"{r.ratio:.2f}×",
+            f"{r.median_ms[ORT]:.3f}",
+            f"{r.median_ms[TORCH]:.3f}",
+            f"{r.p99_ms[ORT]:.3f}",
+            f"{r.p99_ms[TORCH]:.3f}",
+            _pct(r.peak_fraction[ORT]),
+            _pct(r.peak_fraction[TORCH]),
+        ]
+        for r in rows
+    ]
+    return markdown_table(header, body)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=Path, default=DEFAULT_RUNS, help="<runs>/<family>/last.pt")
+    parser.add_argument("--models", nargs="*", help="bundled model names (default: all)")
+    parser.add_argument("--batches", nargs="*", type=int, default=list(DEFAULT_BATCHES))
+    parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS)
+    parser.add_argument("--round-seconds", type=float, default=DEFAULT_ROUND_SECONDS)
+    parser.add_argument("--no-reexport", action="store_true", help="skip mismatched bundles")
+    parser.add_argument("--json", type=Path, help="also write the results as JSON here")
+    parser.add_argument(
+        "--profile-ops", action="store_true", help="per-node ORT profile at the largest batch"
+    )
+    args = parser.parse_args()
+
+    host = machine()
+    threads = cpu_threads()
+    torch.set_num_threads(threads)
+    rows: list[Row] = []
+    notes: list[str] = []
+    profiles: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="aeinfer-bench-") as tmp:
+        for name in args.models or bundled_names():
+            subject = load_subject(name, args.runs, Path(tmp), not args.no_reexport)
+            if subject is None:
+                continue
+            notes += subject.notes
+            rows += bench(subject, args.batches, args.rounds, args.round_seconds, host)
+            if args.profile_ops:
+                profiles.append(profile_ops(subject, max(args.batches)))
+
+    gemm = gemm_ceiling()
+    of_peak = f" ({100 * gemm / host.peak_gflops:.0f}% of the peak)" if host.peak_gflops else ""
+    gemm_line = f"- measured: torch fp32 GEMM {GEMM_SIZE}² reaches {gemm:.0f} GFLOP/s{of_peak}"
+    threads_line = (
+        f"- threads: ONNX Runtime intra-op pool {threads} (aeinfer.session.cpu_threads), "
+        f"torch.set_num_threads({torch.get_num_threads()}); {args.rounds} interleaved rounds "
+        f"of ≥{args.round_seconds} s per backend and batch size, after {WARMUP_CALLS} warm-up calls"
+    )
+    print("\n".join(["### Machine", "", *host.describe(), gemm_line, threads_line, ""]))
+    print(table(rows))
+    for note in notes:
+        print(f"\nNote: {note}")
+    for profile in profiles:
+        print(f"\n{profile}")
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "machine": host.as_dict(),
+                    "threads": {"ort_intra_op": threads, "torch": torch.get_num_threads()},
+                    "gemm_ceiling_gflops": gemm,
+                    "rounds": args.rounds,
+                    "round_seconds": args.round_seconds,
+                    "rows": [{**asdict(r), "ratio": r.ratio} for r in rows],
+                    "notes": notes,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
+
+
+if __name__ == "__main__":
+    main()
