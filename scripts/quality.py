@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
+from bench_machine import machine  # scripts/ is on sys.path when run as a script
 
 import aeinfer
 from aeinfer.quality import NOISE_FACTOR, add_noise, measure, psnr_per_image
@@ -137,10 +137,8 @@ def main() -> None:
     if args.json:
         print(json.dumps({"rows": rows, "baselines": baselines, "images": len(images)}, indent=2))
         return
-    print(
-        f"MNIST test images: {len(images)}; {platform.machine()} {platform.processor()}; "
-        f"{elapsed:.0f} s"
-    )
+    host = machine()
+    print(f"MNIST test images: {len(images)}; {host.cpu}, {host.cores} cores; {elapsed:.0f} s")
     print("| family | metric | measured (ONNX Runtime) | seed / reference | target | met |")
     print("|---|---|---|---|---|---|")
     for r in rows:
