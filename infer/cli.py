@@ -29,6 +29,7 @@ EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
 # More inputs than this get a progress bar.
 PROGRESS_THRESHOLD = 8
+TRAIN_MODULES = ("torch", "onnx", "onnxscript")
 TRAIN_HINT = "training and export need PyTorch and onnx: pip install 'aeinfer[train]'"
 # An input or output named "-" is stdin or stdout.
 STDIO = "-"
@@ -564,11 +565,17 @@ def doctor() -> None:
 
 
 def _require_training() -> None:
-    try:
-        import onnx  # noqa: F401
-        import torch  # noqa: F401
-    except ImportError as exc:
-        raise RuntimeMissingError(TRAIN_HINT) from exc
+    """One line naming the extra when torch or onnx is missing. They are looked up, not
+    imported: the runtime module never imports them, only the training commands do."""
+    import importlib.util
+
+    for module in TRAIN_MODULES:
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            raise RuntimeMissingError(TRAIN_HINT)
 
 
 @app.command()
