@@ -4,6 +4,8 @@ The checkpoint carries its family and configs (see :mod:`aeinfer.train.trainer`)
 else is needed but the MNIST test split: its first images serve as real parity inputs, and all
 of it (or its first ``score_limit`` images) gives the card's anomaly-score distribution, measured
 with ONNX Runtime on the exported graphs (see :func:`aeinfer.export.onnx_export.measure_scores`).
+The fp16 and int8 variants are then made (int8 calibrated on the first training images) and
+measured on the same test images (see :mod:`aeinfer.export.variants`).
 """
 
 from __future__ import annotations
@@ -14,10 +16,19 @@ from typing import Any
 import numpy as np
 
 from aeinfer.export.onnx_export import ExportSpec, ScoreData, Tolerance, export_pair
+from aeinfer.export.variants import VARIANTS, VariantData, add_variants
 from aeinfer.train.data import load_split
-from aeinfer.train.trainer import images_to_tensor, load_checkpoint, rebuild, to_layout
+from aeinfer.train.trainer import (
+    images_to_tensor,
+    load_checkpoint,
+    machine_description,
+    rebuild,
+    to_layout,
+)
 
 PARITY_IMAGES = 64
+# Training images that calibrate int8 activation ranges: enough to see every digit's extremes.
+CALIBRATION_IMAGES = 512
 SCORE_SPLIT = "MNIST test"
 UINT8_MAX = 255.0
 
@@ -46,11 +57,13 @@ def export_checkpoint(
     data_dir: Path | None = None,
     tolerance: Tolerance = Tolerance(),
     score_limit: int | None = None,
+    variants: tuple[str, ...] = VARIANTS,
 ) -> dict[str, Any]:
     """Export ``ckpt_path`` into the model directory ``out_dir``; returns the card.
 
-    ``score_limit`` measures the score distribution on only the first N test images (smoke
-    tests); by default the whole test split is used.
+    ``score_limit`` measures the score distribution and the variants on only the first N test
+    images (smoke tests); by default the whole test split is used. ``variants`` are the
+    reduced precisions to add beside fp32 (none: ``()``).
     """
     ckpt = load_checkpoint(ckpt_path)
     family, _, encoder, decoder = rebuild(ckpt)
@@ -77,7 +90,7 @@ def export_checkpoint(
             **ckpt["metrics"],
         },
     )
-    return export_pair(
+    card = export_pair(
         encoder,
         decoder,
         real[:2],
@@ -86,4 +99,15 @@ def export_checkpoint(
         real_inputs=real,
         tolerance=tolerance,
         score_data=score_data,
+    )
+    if not variants:
+        return card
+    calibration = load_split("train", data_dir).images[:CALIBRATION_IMAGES]
+    data = VariantData(
+        calibration=calibration.astype(np.float32) / UINT8_MAX,
+        evaluation=score_data.images,
+        evaluation_split=score_data.split,
+    )
+    return add_variants(
+        out_dir, data, family.PRIMARY_METRIC, machine=machine_description(), precisions=variants
     )

@@ -357,14 +357,20 @@ def _write_model_dir(out_dir: Path, card: dict[str, Any], protos: dict[str, Any]
         (staging / CARD_FILE).write_text(
             json.dumps({**card, "files": files}, indent=2, sort_keys=False) + "\n", encoding="utf-8"
         )
-        if out_dir.exists():
-            old = out_dir.with_name(f".{out_dir.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            out_dir.rename(old)
-            staging.rename(out_dir)
-            shutil.rmtree(old)
-        else:
-            staging.rename(out_dir)
+        swap_into_place(staging, out_dir)
     finally:
         if staging.exists():
             shutil.rmtree(staging)
+
+
+def swap_into_place(staging: Path, out_dir: Path) -> None:
+    """Replace ``out_dir`` by the finished ``staging`` sibling with two renames, so readers see
+    the old directory or the new one, never a mixture."""
+    if not out_dir.exists():
+        staging.rename(out_dir)
+        return
+    old = out_dir.with_name(f".{out_dir.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    out_dir.rename(old)
+    staging.rename(out_dir)
+    shutil.rmtree(old)

@@ -60,6 +60,14 @@ class Device(str, Enum):
     cuda = "cuda"
 
 
+class Precision(str, Enum):
+    """The values of aeinfer.metadata.PRECISIONS (an Enum, so --help lists them)."""
+
+    fp32 = "fp32"
+    fp16 = "fp16"
+    int8 = "int8"
+
+
 class Format(str, Enum):
     png = "png"
     npy = "npy"
@@ -97,10 +105,10 @@ def _main(
     """Autoencoders served by ONNX Runtime, with no torch at inference time."""
 
 
-def _load(model: str, device: Device) -> Model:
+def _load(model: str, device: Device, precision: Precision = Precision.fp32) -> Model:
     from aeinfer.model import load
 
-    loaded = load(model, device=device.value)
+    loaded = load(model, device=device.value, precision=precision.value)
     if device is Device.auto:
         _say(f"aeinfer: {loaded.device_note}")
     return loaded
@@ -179,6 +187,9 @@ INPUTS_HELP = "Image files or folders (folders are searched recursively); '-' re
 MODEL_HELP = "Bundled model name (see `aeinfer models`) or a model directory."
 FALLBACK_HELP = f"{MODEL_HELP} \\[default: {RECONSTRUCT_MODEL} if bundled, else the first bundled]"
 DEVICE_HELP = "Where to run: auto (CUDA if it really starts, else CPU), cpu, or cuda."
+PRECISION_HELP = (
+    "Graphs to run: fp32, or a reduced-precision variant the model ships (see `aeinfer info`)."
+)
 PICTURE_HELP = "Output file ('-': PNG bytes to stdout)."
 FORMAT_HELP = "png: a picture; npy: the images as a float32 array."
 
@@ -195,6 +206,7 @@ def denoise(
     ),
     model: str = typer.Option(DENOISE_MODEL, "--model", "-m", help=MODEL_HELP),
     device: Device = typer.Option(Device.auto, "--device", help=DEVICE_HELP),
+    precision: Precision = typer.Option(Precision.fp32, "--precision", help=PRECISION_HELP),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
 ) -> None:
     """Clean noisy digit images; each output has the input's size, polarity and mode."""
@@ -202,7 +214,7 @@ def denoise(
         from aeinfer.jobs import DENOISED_TAG, map_images
 
         sources, target = _sources(inputs), _target(output)
-        loaded = _load(model, device)
+        loaded = _load(model, device, precision)
         bar, callback = _progress_callback(inputs, "denoising")
         with bar:
             report = map_images(
@@ -224,6 +236,7 @@ def reconstruct(
     ),
     model: str | None = typer.Option(None, "--model", "-m", help=FALLBACK_HELP),
     device: Device = typer.Option(Device.auto, "--device", help=DEVICE_HELP),
+    precision: Precision = typer.Option(Precision.fp32, "--precision", help=PRECISION_HELP),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
     per_file: bool = typer.Option(
         False,
@@ -243,7 +256,7 @@ def reconstruct(
         from aeinfer.zoo import default_model
 
         sources, target = _sources(inputs), _target(output)
-        loaded = _load(model or default_model(RECONSTRUCT_MODEL), device)
+        loaded = _load(model or default_model(RECONSTRUCT_MODEL), device, precision)
         bar, callback = _progress_callback(inputs, "reconstructing")
         with bar:
             report = reconstruct_files(
@@ -265,6 +278,7 @@ def score(
     inputs: list[Path] = typer.Argument(..., help=INPUTS_HELP, show_default=False),
     model: str | None = typer.Option(None, "--model", "-m", help=FALLBACK_HELP),
     device: Device = typer.Option(Device.auto, "--device", help=DEVICE_HELP),
+    precision: Precision = typer.Option(Precision.fp32, "--precision", help=PRECISION_HELP),
     as_json: bool = typer.Option(
         False, "--json", help="Print JSON: the scores and the test-set distribution."
     ),
@@ -280,7 +294,7 @@ def score(
         from aeinfer.zoo import default_model
 
         sources = _sources(inputs)
-        loaded = _load(model or default_model(RECONSTRUCT_MODEL), device)
+        loaded = _load(model or default_model(RECONSTRUCT_MODEL), device, precision)
         bar, callback = _progress_callback(inputs, "scoring")
         with bar:
             report = score_files(loaded, sources, progress=callback)
@@ -329,6 +343,7 @@ def sample(
     ),
     model: str = typer.Option(VARIATIONAL_MODEL, "--model", "-m", help=MODEL_HELP),
     device: Device = typer.Option(Device.auto, "--device", help=DEVICE_HELP),
+    precision: Precision = typer.Option(Precision.fp32, "--precision", help=PRECISION_HELP),
     output_format: Format = typer.Option(Format.png, "--format", help=FORMAT_HELP),
     latents: bool = typer.Option(
         False,
@@ -346,7 +361,7 @@ def sample(
 
         target = _target(output)
         drawn = write_samples(
-            _load(model, device),
+            _load(model, device, precision),
             count,
             seed,
             target,
@@ -372,6 +387,7 @@ def manifold(
     ),
     model: str = typer.Option(VARIATIONAL_MODEL, "--model", "-m", help=MODEL_HELP),
     device: Device = typer.Option(Device.auto, "--device", help=DEVICE_HELP),
+    precision: Precision = typer.Option(Precision.fp32, "--precision", help=PRECISION_HELP),
     overwrite: bool = typer.Option(True, "--overwrite/--no-overwrite", help="Replace OUTPUT."),
 ) -> None:
     """Draw a vae's 2-D latent space as a grid of decoded digits, with labelled axes.
@@ -382,7 +398,7 @@ def manifold(
         from aeinfer.jobs import write_manifold
 
         target = _target(output)
-        write_manifold(_load(model, device), size, extent, target, overwrite=overwrite)
+        write_manifold(_load(model, device, precision), size, extent, target, overwrite=overwrite)
         _say(f"aeinfer: manifold {size}×{size} over ±{extent:g} → {_where(output)}")
 
 
@@ -396,6 +412,7 @@ def interpolate(
     ),
     model: str | None = typer.Option(None, "--model", "-m", help=FALLBACK_HELP),
     device: Device = typer.Option(Device.auto, "--device", help=DEVICE_HELP),
+    precision: Precision = typer.Option(Precision.fp32, "--precision", help=PRECISION_HELP),
     output_format: Format = typer.Option(Format.png, "--format", help=FORMAT_HELP),
     overwrite: bool = typer.Option(True, "--overwrite/--no-overwrite", help="Replace OUTPUT."),
 ) -> None:
@@ -411,7 +428,7 @@ def interpolate(
             raise InputError("only one of the two images can be read from stdin")
         sources, target = (_source(first), _source(last)), _target(output)
         write_interpolation(
-            _load(model or default_model(RECONSTRUCT_MODEL), device),
+            _load(model or default_model(RECONSTRUCT_MODEL), device, precision),
             *sources,
             steps,
             target,
@@ -432,6 +449,7 @@ def scatter(
         None, "--limit", min=1, help="Use only the first N test images \\[default: all 10 000]."
     ),
     device: Device = typer.Option(Device.auto, "--device", help=DEVICE_HELP),
+    precision: Precision = typer.Option(Precision.fp32, "--precision", help=PRECISION_HELP),
     overwrite: bool = typer.Option(True, "--overwrite/--no-overwrite", help="Replace OUTPUT."),
 ) -> None:
     """Plot the MNIST test digits' 2-D codes, coloured by digit, with axes and a legend.
@@ -443,7 +461,7 @@ def scatter(
 
         target = _target(output)
         points = write_scatter(
-            _load(model, device), data_dir, target, limit=limit, overwrite=overwrite
+            _load(model, device, precision), data_dir, target, limit=limit, overwrite=overwrite
         )
         _say(f"aeinfer: plotted {points} code(s) → {_where(output)}")
 
@@ -454,6 +472,7 @@ def encode(
     output: Path = typer.Option(..., "-o", "--output", help="Where to write the latents (.npy)."),
     model: str = typer.Option(DENOISE_MODEL, "--model", "-m", help=MODEL_HELP),
     device: Device = typer.Option(Device.auto, "--device", help=DEVICE_HELP),
+    precision: Precision = typer.Option(Precision.fp32, "--precision", help=PRECISION_HELP),
     overwrite: bool = typer.Option(True, "--overwrite/--no-overwrite", help="Replace OUTPUT."),
 ) -> None:
     """Encode images to latent codes (.npy), one row per image.
@@ -463,7 +482,9 @@ def encode(
     with _errors():
         from aeinfer.jobs import encode_files
 
-        codes, files = encode_files(_load(model, device), inputs, output, overwrite=overwrite)
+        codes, files = encode_files(
+            _load(model, device, precision), inputs, output, overwrite=overwrite
+        )
         _say(f"aeinfer: encoded {len(files)} image(s) → {output} {tuple(codes.shape)}")
 
 
@@ -477,13 +498,14 @@ def decode(
     ),
     model: str = typer.Option(DENOISE_MODEL, "--model", "-m", help=MODEL_HELP),
     device: Device = typer.Option(Device.auto, "--device", help=DEVICE_HELP),
+    precision: Precision = typer.Option(Precision.fp32, "--precision", help=PRECISION_HELP),
     overwrite: bool = typer.Option(True, "--overwrite/--no-overwrite", help="Replace outputs."),
 ) -> None:
     """Decode latent codes (from `aeinfer encode`) back to 28×28 images."""
     with _errors():
         from aeinfer.jobs import decode_file
 
-        written = decode_file(_load(model, device), latents, output, overwrite=overwrite)
+        written = decode_file(_load(model, device, precision), latents, output, overwrite=overwrite)
         where = written[0] if len(written) == 1 else output
         _say(f"aeinfer: decoded → {where} ({len(written)} file(s))")
 
@@ -503,12 +525,13 @@ def models(
         from rich.console import Console
         from rich.table import Table
 
-        table = Table("name", "family", "latent", "description")
+        table = Table("name", "family", "latent", "precisions", "description")
         for row in rows:
             table.add_row(
                 row["name"],
                 row["family"],
                 "×".join(map(str, row["latent_shape"])),
+                " ".join(row["precisions"]),
                 row["description"],
             )
         Console().print(table)
@@ -545,8 +568,26 @@ def info(
             dist = data["score"]
             cuts = ", ".join(f"p{k} {v:.4g}" for k, v in dist.get("percentiles", {}).items())
             lines.append(f"score:       {dist.get('metric')} on {dist.get('split')}: {cuts}")
+        lines += _variant_lines(data)
         lines += [f"sha256:      {name} {f['sha256']}" for name, f in data["files"].items()]
         typer.echo("\n".join(lines))
+
+
+def _variant_lines(card: dict[str, Any]) -> list[str]:
+    """One line per reduced-precision variant: its cost on the primary metric and its speed."""
+    lines = []
+    for precision, variant in card.get("variants", {}).items():
+        cost, speed = variant.get("cost", {}), variant.get("speed", {})
+        lines.append(
+            f"precision:   {precision}: {cost.get('metric')} {cost.get('delta', 0.0):+.4g} vs "
+            f"fp32, {speed.get('ratio_to_fp32', 0.0):.2f}× fp32 speed "
+            f"(batch {speed.get('batch')}, {speed.get('machine')})"
+        )
+    lines += [
+        f"precision:   {precision}: not made ({why})"
+        for precision, why in card.get("variants_not_made", {}).items()
+    ]
+    return lines
 
 
 @app.command()

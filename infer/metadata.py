@@ -1,6 +1,10 @@
 """The model card: what every model directory says about itself.
 
-A model directory holds ``encoder.onnx``, ``decoder.onnx`` and ``card.json``. The same facts are
+A model directory holds ``encoder.onnx``, ``decoder.onnx`` and ``card.json``, and optionally
+reduced-precision variants of both graphs (``encoder.int8.onnx``, ``decoder.fp16.onnx``, …) that
+the card lists under ``variants`` with their measured quality cost and speed (those entries are
+in the card only: the fp32 graphs are final before the variants are made from them; a variant
+graph carries the fp32 graph's metadata plus ``aeinfer.precision``). The same facts are
 written into both graphs' ``metadata_props`` under the ``aeinfer.`` prefix, so a graph copied on
 its own still says what it is. Nothing is ever inferred from a file name. This module is shared
 by the exporter (which writes cards) and the runtime (which reads them); it needs only the
@@ -22,6 +26,14 @@ ENCODER_FILE = "encoder.onnx"
 DECODER_FILE = "decoder.onnx"
 GRAPH_FILES = (ENCODER_FILE, DECODER_FILE)
 CARD_FORMAT_VERSION = 1
+ROLES = ("encoder", "decoder")
+
+# Numeric precisions a model may ship in. fp32 is the exported graph pair itself; the others
+# are variants derived from it at export (see aeinfer.export.variants).
+FP32 = "fp32"
+FP16 = "fp16"
+INT8 = "int8"
+PRECISIONS = (FP32, FP16, INT8)
 METADATA_PREFIX = "aeinfer."
 
 # Tensor names shared by every exported graph.
@@ -39,6 +51,12 @@ LAYOUTS = (LAYOUT_FLAT, LAYOUT_IMAGE, LAYOUT_SEQUENCE)
 # Latent kinds: a plain code, or a diagonal Gaussian (mean, logvar) for variational models.
 LATENT_DETERMINISTIC = "deterministic"
 LATENT_GAUSSIAN = "gaussian"
+
+
+def graph_file(role: str, precision: str = FP32) -> str:
+    """File name of the ``role`` (encoder/decoder) graph in ``precision``: ``encoder.onnx`` for
+    fp32, ``encoder.int8.onnx`` for a variant."""
+    return f"{role}.onnx" if precision == FP32 else f"{role}.{precision}.onnx"
 
 
 def sha256_file(path: Path) -> str:
@@ -86,13 +104,20 @@ class Card:
     def metrics(self) -> dict[str, Any]:
         return dict(self.data.get("metrics", {}))
 
+    @property
+    def precisions(self) -> tuple[str, ...]:
+        """Precisions this model ships in: fp32 and any variants, in PRECISIONS order."""
+        variants = self.data.get("variants", {})
+        return tuple(p for p in PRECISIONS if p == FP32 or p in variants)
+
     def graph_path(self, file_name: str) -> Path:
         return self.directory / file_name
 
     def verify_checksums(self) -> None:
         """Raise ModelIntegrityError if a graph's bytes differ from the card's sha256."""
         files = self.data.get("files", {})
-        for file_name in GRAPH_FILES:
+        variant_files = [graph_file(r, p) for p in self.precisions[1:] for r in ROLES]
+        for file_name in (*GRAPH_FILES, *variant_files):
             path = self.directory / file_name
             expected = files.get(file_name, {}).get("sha256")
             if expected is None:

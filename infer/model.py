@@ -18,14 +18,16 @@ import numpy as np
 
 from aeinfer.errors import CapabilityError, InputError, ModelIntegrityError
 from aeinfer.metadata import (
-    DECODER_FILE,
-    ENCODER_FILE,
+    FP32,
     IMAGE_NAME,
     LATENT_GAUSSIAN,
     LATENT_NAME,
     LAYOUT_FLAT,
     LAYOUT_IMAGE,
+    PRECISIONS,
+    ROLES,
     Card,
+    graph_file,
     metadata_props_to_card,
     read_card,
     sha256_file,
@@ -36,17 +38,22 @@ from aeinfer.zoo import resolve
 # Bounded batches keep memory flat however many images a caller passes at once.
 MAX_BATCH = 1024
 UINT8_MAX = 255.0
+# ONNX Runtime device names for IO binding.
+BOUND_DEVICE_CUDA = "cuda"
+BOUND_DEVICE_HOST = "cpu"
 ImageInput = np.ndarray | Sequence[Any] | Path | str | Any
 
 
 class Model:
     """An autoencoder served by ONNX Runtime. Use :func:`aeinfer.load` to get one."""
 
-    def __init__(self, card: Card, device: str = "auto") -> None:
+    def __init__(self, card: Card, device: str = "auto", precision: str = FP32) -> None:
         self._card = card
+        self._precision = _check_precision(card, precision)
         sessions = {}
         placements: list[Placement] = []
-        for file_name in (ENCODER_FILE, DECODER_FILE):
+        for role in ROLES:
+            file_name = graph_file(role, precision)
             path = card.graph_path(file_name)
             data = path.read_bytes()
             expected = card.data["files"].get(file_name, {}).get("sha256")
@@ -62,11 +69,13 @@ class Model:
                     f"{path}: graph says family {graph_meta.get('family')!r}, "
                     f"card says {card.family!r}"
                 )
-            sessions[file_name] = session
+            sessions[role] = session
             placements.append(placement)
-        self._encoder = sessions[ENCODER_FILE]
-        self._decoder = sessions[DECODER_FILE]
+        self._encoder, self._decoder = (sessions[role] for role in ROLES)
         self._placement = placements[0]
+        # On CUDA, batches go through IO binding: the codes stay in GPU memory between the
+        # encoder and the decoder instead of a round trip through host memory.
+        self._bound_device: str | None = BOUND_DEVICE_CUDA if self._placement.on_cuda else None
         # The code (or a VAE's mean) is the encoder's first output.
         self._code_output = [self._encoder.get_outputs()[0].name]
         # Read once: the card's properties parse its JSON on every access.
@@ -93,6 +102,16 @@ class Model:
         return self._card.directory
 
     @property
+    def precision(self) -> str:
+        """The numeric precision of the graphs in use: fp32, or a variant (fp16, int8)."""
+        return self._precision
+
+    @property
+    def precisions(self) -> tuple[str, ...]:
+        """Every precision this model ships in (fp32 first)."""
+        return self._card.precisions
+
+    @property
     def latent_shape(self) -> tuple[int, ...]:
         return self._latent_shape
 
@@ -115,7 +134,10 @@ class Model:
         return self._placement.note
 
     def __repr__(self) -> str:
-        return f"Model(name={self.name!r}, family={self.family!r}, providers={self.providers})"
+        return (
+            f"Model(name={self.name!r}, family={self.family!r}, precision={self.precision!r}, "
+            f"providers={self.providers})"
+        )
 
     # --- conversions -------------------------------------------------------------------
     def as_images(self, x: ImageInput) -> np.ndarray:
@@ -169,12 +191,27 @@ class Model:
         The same as ``decode(encode(x))``, but each batch's codes go from the encoder's output
         straight into the decoder.
         """
-        (images,) = _map_batches(
-            lambda chunk: self._decode_batch(self._encode_batch(chunk)[0]),
-            self.as_images(x),
-            (self.image_shape,),
-        )
+        (images,) = _map_batches(self._round_trip_batch, self.as_images(x), (self.image_shape,))
         return np.clip(images, 0.0, 1.0, out=images)
+
+    def _round_trip_batch(self, images: np.ndarray) -> list[np.ndarray]:
+        if self._bound_device is None:
+            return self._decode_batch(self._encode_batch(images)[0])
+        return self._round_trip_bound(images, self._bound_device)
+
+    def _round_trip_bound(self, images: np.ndarray, device: str) -> list[np.ndarray]:
+        """decoder(encoder(images)) with IO binding: the images are copied to ``device`` once,
+        the codes are left there (an OrtValue handed from encoder to decoder), and only the
+        decoded images come back to host memory."""
+        encoding = self._encoder.io_binding()
+        encoding.bind_cpu_input(IMAGE_NAME, np.ascontiguousarray(self._to_layout(images)))
+        encoding.bind_output(self._code_output[0], device)
+        self._encoder.run_with_iobinding(encoding)
+        decoding = self._decoder.io_binding()
+        decoding.bind_ortvalue_input(LATENT_NAME, encoding.get_outputs()[0])
+        decoding.bind_output(IMAGE_NAME, BOUND_DEVICE_HOST)
+        self._decoder.run_with_iobinding(decoding)
+        return decoding.copy_outputs_to_cpu()
 
     def _encode_batch(self, images: np.ndarray) -> list[np.ndarray]:
         """The encoder's first output (the code, or a VAE's mean) for one batch of images."""
@@ -207,6 +244,17 @@ def _layout_shape(layout: str, image_shape: tuple[int, int]) -> tuple[int, ...]:
     if layout == LAYOUT_IMAGE:
         return (1, *image_shape)
     return image_shape
+
+
+def _check_precision(card: Card, precision: str) -> str:
+    if precision not in PRECISIONS:
+        raise InputError(f"unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}")
+    if precision not in card.precisions:
+        raise CapabilityError(
+            f"model {card.name!r} has no {precision} variant; it ships in "
+            f"{', '.join(card.precisions)}"
+        )
+    return precision
 
 
 def _sha256(data: bytes) -> str:
@@ -279,22 +327,24 @@ def _array_images(x: np.ndarray, image_shape: tuple[int, int]) -> np.ndarray:
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
-_CACHE: dict[tuple[str, str], Model] = {}
+_CACHE: dict[tuple[str, str, str], Model] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def load(name_or_path: str | Path, device: str = "auto") -> Model:
+def load(name_or_path: str | Path, device: str = "auto", precision: str = FP32) -> Model:
     """Load a bundled model by name, or a model directory by path, on ``device``.
 
     ``device`` is ``auto`` (CUDA if it really starts, else CPU), ``cpu`` or ``cuda`` (an
-    error if CUDA cannot be obtained). Models are cached per (directory, device) and checked
-    against their card's sha256 on first load.
+    error if CUDA cannot be obtained). ``precision`` is ``fp32`` (the exported graphs) or a
+    variant the model ships (``fp16``, ``int8``; see ``Model.precisions`` and the card's
+    ``variants`` for their measured quality cost and speed). Models are cached per
+    (directory, device, precision) and checked against their card's sha256 on first load.
     """
     directory = resolve(name_or_path)
-    key = (str(directory), device)
+    key = (str(directory), device, precision)
     with _CACHE_LOCK:
         if key not in _CACHE:
-            _CACHE[key] = Model(read_card(directory), device)
+            _CACHE[key] = Model(read_card(directory), device, precision)
         return _CACHE[key]
 
 

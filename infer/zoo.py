@@ -60,6 +60,7 @@ def summary(card: Card) -> dict[str, Any]:
         "input_layout": card.layout,
         "description": card.data.get("description", ""),
         "metrics": card.metrics,
+        "precisions": list(card.precisions),
     }
 
 

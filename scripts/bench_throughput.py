@@ -2,7 +2,7 @@
 
     python scripts/bench_throughput.py [--runs runs/zoo] [--models denoise ...]
         [--batches 1 64 1024] [--rounds 8] [--round-seconds 0.25] [--json OUT.json]
-        [--profile-ops]
+        [--profile-ops] [--variants]
 
 For every bundled model whose training checkpoint exists (``<runs>/<family>/last.pt``), the same
 weights run end to end (encoder then decoder, images (N, 28, 28) float32 in, images out) two
@@ -23,6 +23,10 @@ and the fraction of the machine's fp32 peak each backend reaches is printed with
 was derived (see ``scripts/bench_machine.py``), next to what a large fp32 GEMM in torch reaches
 on the same threads (the practical ceiling). torch runs on as many threads as ONNX Runtime's
 intra-op pool: the cores this process may use.
+
+``--variants`` also times each reduced-precision variant a model ships (fp16, int8: see
+``aeinfer.export.variants``) in the same interleaved rounds, and prints its throughput against
+fp32 next to its quality cost from the card.
 
 ``--profile-ops`` adds, per model, where ONNX Runtime spends its time at the largest batch
 size: per-node kernel time from ORT's own profiler (``enable_profiling``) on sessions made with
@@ -281,7 +285,12 @@ class Row:
 
 
 def bench(
-    subject: Subject, batches: list[int], rounds: int, budget: float, host: Machine
+    subject: Subject,
+    batches: list[int],
+    rounds: int,
+    budget: float,
+    host: Machine,
+    variants: bool = False,
 ) -> list[Row]:
     rows = []
     rng = np.random.default_rng(SEED)
@@ -293,6 +302,9 @@ def bench(
             ORT: lambda x=x: subject.model.reconstruct(x),
             TORCH: lambda x=x: torch_reconstruct(subject, x),
         }
+        for precision in subject.model.precisions[1:] if variants else ():
+            model = aeinfer.load(subject.model.path, device="cpu", precision=precision)
+            calls[f"{ORT}-{precision}"] = lambda x=x, model=model: model.reconstruct(x)
         timings = interleaved(calls, batch, rounds, budget)
         peak = host.peak_gflops
         rows.append(
@@ -399,6 +411,30 @@ def table(rows: list[Row]) -> str:
     return markdown_table(header, body)
 
 
+def variant_table(rows: list[Row], cards: dict[str, dict[str, Any]]) -> str:
+    """Each variant's throughput against fp32 in the same rounds, and its card's quality cost."""
+    body = []
+    for r in rows:
+        for backend, speed in r.images_per_s.items():
+            if not backend.startswith(f"{ORT}-"):
+                continue
+            precision = backend.split("-", 1)[1]
+            cost = cards[r.model]["variants"][precision]["cost"]
+            body.append(
+                [
+                    r.model,
+                    precision,
+                    str(r.batch),
+                    f"{speed:,.0f}",
+                    f"{r.images_per_s[ORT]:,.0f}",
+                    f"{speed / r.images_per_s[ORT]:.2f}×",
+                    f"{cost['metric']} {cost['delta']:+.4g}",
+                ]
+            )
+    header = ["model", "precision", "batch", "img/s", "fp32 img/s", "×fp32", "cost (card)"]
+    return markdown_table(header, body)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=Path, default=DEFAULT_RUNS, help="<runs>/<family>/last.pt")
@@ -411,6 +447,7 @@ def main() -> None:
     parser.add_argument(
         "--profile-ops", action="store_true", help="per-node ORT profile at the largest batch"
     )
+    parser.add_argument("--variants", action="store_true", help="also time fp16/int8 variants")
     args = parser.parse_args()
 
     host = machine()
@@ -419,13 +456,17 @@ def main() -> None:
     rows: list[Row] = []
     notes: list[str] = []
     profiles: list[str] = []
+    cards: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="aeinfer-bench-") as tmp:
         for name in args.models or bundled_names():
             subject = load_subject(name, args.runs, Path(tmp), not args.no_reexport)
             if subject is None:
                 continue
             notes += subject.notes
-            rows += bench(subject, args.batches, args.rounds, args.round_seconds, host)
+            rows += bench(
+                subject, args.batches, args.rounds, args.round_seconds, host, args.variants
+            )
+            cards[name] = subject.model.info
             if args.profile_ops:
                 profiles.append(profile_ops(subject, max(args.batches)))
 
@@ -439,6 +480,9 @@ def main() -> None:
     )
     print("\n".join(["### Machine", "", *host.describe(), gemm_line, threads_line, ""]))
     print(table(rows))
+    if args.variants:
+        print("\n### Reduced-precision variants (ONNX Runtime, same rounds)\n")
+        print(variant_table(rows, cards))
     for note in notes:
         print(f"\nNote: {note}")
     for profile in profiles:

@@ -217,6 +217,24 @@ def test_denoise_one_file_to_a_named_output(tmp_path: Path, digit_png: Path) -> 
     assert not (tmp_path / "digit.denoised.png").exists()
 
 
+@pytest.mark.parametrize("precision", ["fp16", "int8"])
+def test_denoise_at_a_reduced_precision(tmp_path: Path, digit_png: Path, precision: str) -> None:
+    outputs = {}
+    for chosen in ("fp32", precision):
+        outputs[chosen] = tmp_path / f"{chosen}.png"
+        result = invoke("denoise", digit_png, "-o", outputs[chosen], "--precision", chosen)
+        assert result.exit_code == 0, result.output
+    with Image.open(outputs["fp32"]) as a, Image.open(outputs[precision]) as b:
+        diff = np.abs(np.asarray(a, dtype=np.float32) - np.asarray(b, dtype=np.float32))
+    assert diff.mean() < 2.0  # of 255: the variants cost little (their cards say how little)
+
+
+def test_unknown_precision_is_a_usage_error(digit_png: Path) -> None:
+    result = invoke("denoise", digit_png, "--precision", "int4")
+    assert result.exit_code == 2
+    assert "int4" in result.stderr and "Traceback" not in result.output
+
+
 def test_denoise_folder_keeps_the_relative_layout(tmp_path: Path, noisy: np.ndarray) -> None:
     inputs = tmp_path / "in"
     layout = {"a.png": (28, 28), "sub/b.png": (40, 40), "sub/deeper/c.png": (33, 50)}
@@ -556,6 +574,15 @@ def _model_tampered_graph(d: Path) -> tuple[list[object], list[str]]:
     ]
 
 
+def _precision_not_shipped(d: Path) -> tuple[list[object], list[str]]:
+    model = _copy_model(d)
+    card = json.loads((model / "card.json").read_text(encoding="utf-8"))
+    del card["variants"]["int8"]
+    (model / "card.json").write_text(json.dumps(card), encoding="utf-8")
+    args = ["denoise", d / "ok.png", "--model", model, "-o", d / "out.png", "--precision", "int8"]
+    return args, ["no int8 variant", "fp32"]
+
+
 def _png_bytes(size: int = 28) -> bytes:
     import io
 
@@ -593,6 +620,7 @@ ERROR_CASES: dict[str, Callable[[Path], tuple[list[object], list[str]]]] = {
     "model-missing-graph": _model_missing_graph,
     "model-truncated-graph": _model_truncated_graph,
     "model-tampered-graph": _model_tampered_graph,
+    "precision-not-shipped": _precision_not_shipped,
 }
 
 

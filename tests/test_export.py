@@ -24,12 +24,17 @@ from aeinfer.metadata import (
     CARD_FILE,
     DECODER_FILE,
     ENCODER_FILE,
+    FP16,
+    FP32,
     IMAGE_NAME,
+    INT8,
     LATENT_GAUSSIAN,
     LATENT_NAME,
     LOGVAR_NAME,
     MEAN_NAME,
     METADATA_PREFIX,
+    ROLES,
+    graph_file,
     metadata_props_to_card,
     read_card,
     sha256_file,
@@ -39,6 +44,7 @@ from aeinfer.train.trainer import load_checkpoint, rebuild
 
 FAMILY_NAMES = list(FAMILIES)
 PARITY_BATCHES = (1, 33)
+CARD_ONLY_KEYS = ("files", "variants", "variants_not_made")
 
 
 @pytest.fixture(params=FAMILY_NAMES)
@@ -73,9 +79,12 @@ def assert_within(ort_out: np.ndarray, torch_out: torch.Tensor, tol: dict[str, f
 # --- per family -----------------------------------------------------------------------------
 
 
-def test_model_dir_holds_exactly_three_files(exported) -> None:
+def test_model_dir_holds_the_card_and_a_graph_pair_per_precision(exported) -> None:
     names = sorted(p.name for p in exported.model_dir.iterdir())
-    assert names == sorted([CARD_FILE, DECODER_FILE, ENCODER_FILE])
+    precisions = read_card(exported.model_dir).precisions
+    assert precisions[0] == FP32
+    expected = [CARD_FILE] + [graph_file(r, p) for p in precisions for r in ROLES]
+    assert names == sorted(expected)
     # No staging or backup directories left beside it.
     assert not [p.name for p in exported.model_dir.parent.iterdir() if p.name.startswith(".")]
 
@@ -124,7 +133,9 @@ def test_metadata_agrees_with_card(exported) -> None:
     assert card["training"]["model_config"] == json.loads(json.dumps(ckpt["model_config"]))
     assert card["training"]["steps"] == ckpt["step"]
     assert set(card["metrics"]) >= set(ckpt["metrics"])
-    without_files = {k: v for k, v in card.items() if k != "files"}
+    # The fp32 graphs are written (and parity-checked) before the variants are made from them;
+    # the variants' entries live in the card only, and each variant graph names its precision.
+    without_files = {k: v for k, v in card.items() if k not in CARD_ONLY_KEYS}
     for file_name, role in ((ENCODER_FILE, "encoder"), (DECODER_FILE, "decoder")):
         model = onnx.load(str(exported.model_dir / file_name))
         props = {p.key: p.value for p in model.metadata_props}
@@ -139,11 +150,48 @@ def test_metadata_agrees_with_card(exported) -> None:
 
 def test_card_checksums_match_files(exported) -> None:
     card = card_of(exported.model_dir)
-    for file_name in (ENCODER_FILE, DECODER_FILE):
+    graphs = [p.name for p in exported.model_dir.iterdir() if p.suffix == ".onnx"]
+    assert sorted(card["files"]) == sorted(graphs)
+    for file_name in graphs:
         path = exported.model_dir / file_name
         assert card["files"][file_name]["sha256"] == sha256_file(path)
         assert card["files"][file_name]["bytes"] == path.stat().st_size
     read_card(exported.model_dir).verify_checksums()
+
+
+def test_variants_are_made_measured_and_served(exported) -> None:
+    """fp16 and int8 graphs exist (or the card says why not), carry the metadata, are costed
+    and timed in the card, load at their precision and reconstruct close to fp32."""
+    card = card_of(exported.model_dir)
+    made = set(card.get("variants", {}))
+    not_made = set(card.get("variants_not_made", {}))
+    assert made | not_made == {FP16, INT8} and not made & not_made
+    assert INT8 in made  # every family quantizes
+    if get_family(exported.family).LAYOUT == "sequence":
+        assert FP16 in not_made and "LSTM" in card["variants_not_made"][FP16]
+    primary = card["metrics"]["primary"]
+    images = np.random.default_rng(0).random((16, 28, 28), dtype=np.float32)
+    reference = aeinfer.load(exported.model_dir, device="cpu").reconstruct(images)
+    for precision in made:
+        variant = card["variants"][precision]
+        assert variant["cost"]["metric"] == primary
+        assert variant["cost"]["delta"] == pytest.approx(
+            variant["metrics"][primary] - variant["fp32_metrics_same_run"][primary], abs=1e-5
+        )
+        assert variant["speed"]["images_per_s"] > 0 and variant["speed"]["machine"]
+        for role in ROLES:
+            graph = onnx.load(str(exported.model_dir / graph_file(role, precision)))
+            props = {p.key: p.value for p in graph.metadata_props}
+            assert json.loads(props[f"{METADATA_PREFIX}precision"]) == precision
+            assert json.loads(props[f"{METADATA_PREFIX}role"]) == role
+            assert json.loads(props[f"{METADATA_PREFIX}family"]) == exported.family
+            onnx.checker.check_model(graph)
+        model = aeinfer.load(exported.model_dir, device="cpu", precision=precision)
+        assert model.precision == precision
+        out = model.reconstruct(images)
+        assert out.shape == reference.shape and out.dtype == np.float32
+        # Smoke-trained weights: the variants must track fp32, not be good.
+        assert np.abs(out - reference).mean() < 0.02, precision
 
 
 def test_ort_matches_rebuilt_torch(exported) -> None:

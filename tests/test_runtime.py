@@ -207,6 +207,59 @@ def test_cuda_request_is_checked(dense_dir: Path) -> None:
             assert loaded.providers[0] == "CUDAExecutionProvider"
 
 
+class _ListsCuda:
+    """Stand-ins for an onnxruntime-gpu install on a CPU machine: CUDA is listed as available;
+    ``starts`` says whether sessions report it as obtained (never really used here)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, starts: bool) -> None:
+        real_session = ort.InferenceSession
+
+        class Session(real_session):  # type: ignore[misc, valid-type]
+            def __init__(self, model: bytes, options: object, providers: list[str]) -> None:
+                self.requested = providers
+                super().__init__(model, options, providers=["CPUExecutionProvider"])
+
+            def get_providers(self) -> list[str]:
+                return list(self.requested) if starts else ["CPUExecutionProvider"]
+
+        listed = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+        monkeypatch.setattr(ort, "get_available_providers", lambda: listed)
+        monkeypatch.setattr(ort, "InferenceSession", Session)
+
+
+def test_cuda_listed_but_not_started_is_an_error(
+    monkeypatch: pytest.MonkeyPatch, dense_dir: Path
+) -> None:
+    _ListsCuda(monkeypatch, starts=False)
+    with pytest.raises(DeviceUnavailableError, match="fell back to the CPU"):
+        Model(read_card(dense_dir), "cuda")
+    auto = Model(read_card(dense_dir), "auto")
+    assert auto.device_note == "device auto: using CPU (CUDA failed to start)"
+    assert auto.providers == ["CPUExecutionProvider"]
+
+
+def test_cuda_batches_use_io_binding(monkeypatch: pytest.MonkeyPatch, dense_dir: Path) -> None:
+    _ListsCuda(monkeypatch, starts=True)
+    model = Model(read_card(dense_dir), "cuda")
+    assert model.providers[0] == "CUDAExecutionProvider"
+    devices = []
+    monkeypatch.setattr(
+        model, "_round_trip_bound", lambda images, device: devices.append(device) or [images]
+    )
+    model.reconstruct(np.zeros((3, 28, 28), dtype=np.float32))
+    assert devices == ["cuda"]
+
+
+@pytest.mark.parametrize("family", ["dense", "vae", "denoise", "lstm"])
+def test_io_binding_path_matches_the_plain_path(smoke, family: str) -> None:
+    """The code CUDA runs, run with host memory as the device: same results."""
+    model = Model(read_card(smoke(family).model_dir), "cpu")
+    images = np.random.default_rng(1).random((9, 28, 28), dtype=np.float32)
+    plain = model.reconstruct(images)
+    model._bound_device = "cpu"
+    np.testing.assert_array_equal(model.reconstruct(images), plain)
+
+
 def test_auto_device_says_what_it_used(dense_dir: Path) -> None:
     loaded = aeinfer.load(dense_dir, device="auto")
     assert loaded.providers[-1] == "CPUExecutionProvider"
@@ -237,17 +290,51 @@ def test_missing_directory(tmp_path: Path) -> None:
         aeinfer.load(tmp_path, device="cpu")  # a directory, but not a model
 
 
-@pytest.mark.parametrize("file_name", [ENCODER_FILE, DECODER_FILE])
-def test_tampered_graph(tmp_path: Path, dense_dir: Path, file_name: str) -> None:
+@pytest.mark.parametrize(
+    ("file_name", "precision"),
+    [
+        (ENCODER_FILE, "fp32"),
+        (DECODER_FILE, "fp32"),
+        ("encoder.int8.onnx", "int8"),
+        ("decoder.fp16.onnx", "fp16"),
+    ],
+)
+def test_tampered_graph(tmp_path: Path, dense_dir: Path, file_name: str, precision: str) -> None:
     copy = copy_model(dense_dir, tmp_path)
     path = copy / file_name
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
+    if precision != "fp32":
+        aeinfer.load(copy, device="cpu")  # the fp32 graphs are untouched and still load
     with pytest.raises(ModelIntegrityError, match=file_name):
-        aeinfer.load(copy, device="cpu")
-    with pytest.raises(ModelIntegrityError):
+        aeinfer.load(copy, device="cpu", precision=precision)
+    with pytest.raises(ModelIntegrityError, match=file_name):
         read_card(copy).verify_checksums()
+
+
+def test_precision_is_checked(dense_dir: Path) -> None:
+    with pytest.raises(InputError, match="unknown precision 'int4'; valid: fp32, fp16, int8"):
+        aeinfer.load(dense_dir, device="cpu", precision="int4")
+
+
+def test_precision_not_shipped_lists_those_shipped(tmp_path: Path, dense_dir: Path) -> None:
+    copy = copy_model(dense_dir, tmp_path)
+    card_path = copy / "card.json"
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    del card["variants"]["int8"]
+    card_path.write_text(json.dumps(card), encoding="utf-8")
+    with pytest.raises(CapabilityError, match="no int8 variant; it ships in fp32, fp16"):
+        aeinfer.load(copy, device="cpu", precision="int8")
+
+
+def test_precisions_are_cached_apart(dense_dir: Path) -> None:
+    fp32 = aeinfer.load(dense_dir, device="cpu")
+    int8 = aeinfer.load(dense_dir, device="cpu", precision="int8")
+    assert (fp32.precision, int8.precision) == ("fp32", "int8")
+    assert int8 is aeinfer.load(dense_dir, device="cpu", precision="int8")
+    assert fp32.precisions == int8.precisions == ("fp32", "fp16", "int8")
+    assert "precision='int8'" in repr(int8)
 
 
 def test_truncated_graph(tmp_path: Path, dense_dir: Path) -> None:

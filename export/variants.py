@@ -1,0 +1,332 @@
+"""Edge variants: fp16 and int8 copies of an exported graph pair, with their measured cost.
+
+* **fp16** — every float weight and activation converted with ONNX Runtime's float16 converter;
+  the graphs' inputs and outputs stay float32, so the API is the same at every precision.
+* **int8** — for image-layout (convolutional) families, static quantization in QDQ format:
+  int8 weights per output channel, uint8 activations whose ranges are calibrated on training
+  images (not test images, so the quality measured afterwards is not flattered). For flat
+  (dense) and sequence (LSTM) layouts, dynamic quantization: int8 weights, activations
+  quantized per call, as ONNX Runtime recommends for MatMul/LSTM-heavy graphs where the
+  activation range varies from input to input.
+
+Each variant is measured against fp32 *in the same run, on the same images*, through the
+runtime users call (:class:`aeinfer.model.Model` on the CPU): every metric of
+:func:`aeinfer.quality.measure`, its cost on the family's primary metric, and throughput
+(images/s, interleaved rounds, median). The model directory is then replaced as a whole by a
+copy holding the variant graphs and the updated card, so it is never half-written.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+
+from aeinfer.errors import ExportError
+from aeinfer.export.onnx_export import swap_into_place
+from aeinfer.metadata import (
+    CARD_FILE,
+    FP16,
+    FP32,
+    IMAGE_NAME,
+    INT8,
+    LATENT_NAME,
+    LAYOUT_IMAGE,
+    METADATA_PREFIX,
+    ROLES,
+    graph_file,
+    read_card,
+    sha256_file,
+)
+from aeinfer.model import Model
+from aeinfer.quality import measure
+
+VARIANTS = (FP16, INT8)
+# Images per call when calibrating and when timing (a typical batch for `aeinfer denoise DIR`).
+CALIBRATION_BATCH = 64
+SPEED_BATCH = 256
+SPEED_ROUNDS = 5
+# Ops whose fp16 form ONNX Runtime cannot run on the CPU: with onnxruntime 1.31 an LSTM graph
+# converted to fp16 crashes the process while the session is created (a segmentation fault, not
+# an error), so no fp16 variant is made for graphs that contain them; the card says why.
+FP16_UNSUPPORTED_OPS = frozenset({"LSTM"})
+METHOD_FP16 = "fp16 weights and activations (onnxruntime float16 converter), float32 I/O"
+METHOD_STATIC = "static QDQ: int8 per-channel weights, uint8 activations calibrated (MinMax)"
+METHOD_DYNAMIC = "dynamic: int8 per-channel weights, activations quantized per call"
+
+
+@dataclass(frozen=True)
+class VariantData:
+    """Images for making and judging variants, (N, H, W) float32 in [0, 1]: ``calibration``
+    from the training split, ``evaluation`` (and its name) from the test split."""
+
+    calibration: np.ndarray
+    evaluation: np.ndarray
+    evaluation_split: str
+
+
+def _unshare_initializers(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Give every node its own copy of each initializer it reads.
+
+    The float16 converter inserts one Cast per consumer of a float32-only input (e.g. Resize's
+    scales) and names it after the input, so an initializer read by two nodes yields two nodes
+    and two tensors of the same name: an invalid graph. Dynamo shares such constants.
+    """
+    model = copy.deepcopy(model)
+    initializers = {init.name: init for init in model.graph.initializer}
+    uses: dict[str, int] = {}
+    for node in model.graph.node:
+        for index, name in enumerate(node.input):
+            if name not in initializers:
+                continue
+            seen = uses.get(name, 0)
+            uses[name] = seen + 1
+            if seen:
+                twin = copy.deepcopy(initializers[name])
+                twin.name = f"{name}__{seen}"
+                model.graph.initializer.append(twin)
+                node.input[index] = twin.name
+    return model
+
+
+def to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
+    """The fp16 variant of ``model``, keeping float32 inputs and outputs."""
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    converted = convert_float_to_float16(_unshare_initializers(model), keep_io_types=True)
+    _sort_topologically(converted.graph)
+    return converted
+
+
+def _sort_topologically(graph: onnx.GraphProto) -> None:
+    """Reorder nodes so each comes after the producers of its inputs, as the ONNX spec asks
+    (the float16 converter appends its input Casts at the end; ONNX Runtime does not mind,
+    onnx.checker and other tools do)."""
+    available = {i.name for i in graph.input} | {i.name for i in graph.initializer} | {""}
+    pending = list(graph.node)
+    ordered: list[onnx.NodeProto] = []
+    while pending:
+        ready = [n for n in pending if all(name in available for name in n.input)]
+        if not ready:
+            raise ExportError(f"graph {graph.name!r} has a cycle or an undefined input")
+        for node in ready:
+            available.update(node.output)
+            ordered.append(node)
+        pending = [n for n in pending if n not in ready]
+    del graph.node[:]
+    graph.node.extend(ordered)
+
+
+def to_int8(
+    source: Path, target: Path, layout: str, input_name: str, batches: list[np.ndarray]
+) -> str:
+    """Quantize the graph at ``source`` into ``target``; returns the method used."""
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_dynamic,
+        quantize_static,
+    )
+
+    class Batches(CalibrationDataReader):
+        """The calibration batches, one feed per call."""
+
+        def __init__(self) -> None:
+            self._feeds = iter([{input_name: batch} for batch in batches])
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            return next(self._feeds, None)
+
+    # The quantizers rerun shape inference, which rejects the exporter's value_info where it
+    # recorded the traced example's sizes inside LSTM loops; the graph is the same without it.
+    model = onnx.load_model(source)
+    del model.graph.value_info[:]
+    if layout != LAYOUT_IMAGE:
+        # Per-channel weight scales: with one scale per tensor the vae's decoder lost 4.4 nats
+        # of −ELBO (148.3 → 152.7); per output channel it loses 0.25.
+        quantize_dynamic(model, target, weight_type=QuantType.QInt8, per_channel=True)
+        return METHOD_DYNAMIC
+    quantize_static(
+        model,
+        target,
+        Batches(),
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+    )
+    return METHOD_STATIC
+
+
+def _calibration_batches(model: Model, images: np.ndarray) -> dict[str, list[np.ndarray]]:
+    """Encoder inputs in the model's layout, and the fp32 encoder's codes as decoder inputs."""
+    chunks = [images[i : i + CALIBRATION_BATCH] for i in range(0, len(images), CALIBRATION_BATCH)]
+    return {
+        "encoder": [np.ascontiguousarray(model._to_layout(chunk)) for chunk in chunks],
+        "decoder": [model.encode(chunk) for chunk in chunks],
+    }
+
+
+def _throughput(models: dict[str, Model], images: np.ndarray) -> dict[str, float]:
+    """Images/s of reconstruct() per model: rounds alternate between models so drift cancels;
+    the median round counts."""
+    batch = images[:SPEED_BATCH]
+    for model in models.values():
+        model.reconstruct(batch)  # warm-up: first-call allocations
+    rounds: dict[str, list[float]] = {name: [] for name in models}
+    for _ in range(SPEED_ROUNDS):
+        for name, model in models.items():
+            started = time.perf_counter()
+            model.reconstruct(batch)
+            rounds[name].append(len(batch) / (time.perf_counter() - started))
+    return {name: statistics.median(values) for name, values in rounds.items()}
+
+
+def _rounded(metrics: dict[str, float]) -> dict[str, float]:
+    return {key: round(value, 6) for key, value in metrics.items()}
+
+
+def add_variants(
+    model_dir: Path,
+    data: VariantData,
+    primary: str,
+    *,
+    machine: str,
+    precisions: tuple[str, ...] = VARIANTS,
+) -> dict[str, Any]:
+    """Write fp16/int8 variants into ``model_dir`` and record them in its card; returns it.
+
+    ``primary`` is the metric the family is judged on (a key of
+    :func:`aeinfer.quality.measure`); ``machine`` says where the speed was measured.
+    """
+    card = read_card(model_dir)
+    layout = card.layout
+    staging = Path(tempfile.mkdtemp(prefix=f".{model_dir.name}.", dir=model_dir.parent))
+    try:
+        shutil.copytree(model_dir, staging, dirs_exist_ok=True)
+        staging.chmod(model_dir.stat().st_mode & 0o777)
+        base = Model(card, "cpu")
+        batches = _calibration_batches(base, data.calibration)
+        skipped = _skipped(staging, precisions)
+        precisions = tuple(p for p in precisions if p not in skipped)
+        methods: dict[str, str] = {}
+        for precision in precisions:
+            methods[precision] = _write_variant(staging, precision, layout, batches)
+        files = dict(card.data["files"])
+        for precision in precisions:
+            for role in ROLES:
+                path = staging / graph_file(role, precision)
+                files[path.name] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+        pending = {**card.data, "files": files, "variants": {key: {} for key in precisions}}
+        (staging / CARD_FILE).write_text(json.dumps(pending, indent=2) + "\n", encoding="utf-8")
+        variants = _measure(staging, precisions, data, primary, machine, methods)
+        final = {**pending, "variants": variants}
+        if skipped:
+            final["variants_not_made"] = skipped
+        (staging / CARD_FILE).write_text(json.dumps(final, indent=2) + "\n", encoding="utf-8")
+        swap_into_place(staging, model_dir)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return final
+
+
+def _skipped(directory: Path, precisions: tuple[str, ...]) -> dict[str, str]:
+    """Variants that are not made, and why."""
+    if FP16 not in precisions:
+        return {}
+    ops = {
+        node.op_type
+        for role in ROLES
+        for node in onnx.load_model(directory / graph_file(role, FP32)).graph.node
+    }
+    blocked = sorted(ops & FP16_UNSUPPORTED_OPS)
+    if not blocked:
+        return {}
+    return {
+        FP16: f"ONNX Runtime has no CPU fp16 kernel for {', '.join(blocked)} (onnxruntime 1.31 "
+        "crashes loading such a graph)"
+    }
+
+
+def _write_variant(
+    directory: Path, precision: str, layout: str, batches: dict[str, list[np.ndarray]]
+) -> str:
+    inputs = {"encoder": IMAGE_NAME, "decoder": LATENT_NAME}
+    method = METHOD_FP16
+    for role in ROLES:
+        source = directory / graph_file(role, FP32)
+        target = directory / graph_file(role, precision)
+        if precision == FP16:
+            onnx.save_model(to_fp16(onnx.load_model(source)), target)
+        elif precision == INT8:
+            method = to_int8(source, target, layout, inputs[role], batches[role])
+        else:
+            raise ExportError(f"unknown variant precision {precision!r}; valid: {VARIANTS}")
+        _stamp(target, precision)
+    return method
+
+
+def _stamp(path: Path, precision: str) -> None:
+    """Keep the fp32 graph's metadata_props (quantizers drop some) and add the precision."""
+    model = onnx.load_model(path)
+    props = {p.key: p.value for p in model.metadata_props}
+    props.update(_fp32_props(path))
+    props[f"{METADATA_PREFIX}precision"] = json.dumps(precision)
+    del model.metadata_props[:]
+    for key, value in props.items():
+        model.metadata_props.add(key=key, value=value)
+    model.producer_name = "aeinfer"
+    onnx.checker.check_model(model)
+    onnx.save_model(model, path, save_as_external_data=False)
+
+
+def _fp32_props(variant_path: Path) -> dict[str, str]:
+    role = variant_path.name.split(".", 1)[0]
+    fp32 = onnx.load_model(variant_path.with_name(graph_file(role, FP32)))
+    return {p.key: p.value for p in fp32.metadata_props}
+
+
+def _measure(
+    directory: Path,
+    precisions: tuple[str, ...],
+    data: VariantData,
+    primary: str,
+    machine: str,
+    methods: dict[str, str],
+) -> dict[str, Any]:
+    card = read_card(directory)
+    models = {p: Model(card, "cpu", p) for p in (FP32, *precisions)}
+    metrics = {p: measure(model, data.evaluation) for p, model in models.items()}
+    speed = _throughput(models, data.evaluation)
+    variants: dict[str, Any] = {}
+    for precision in precisions:
+        variants[precision] = {
+            "method": methods[precision],
+            "metrics": {"split": data.evaluation_split, **_rounded(metrics[precision])},
+            "fp32_metrics_same_run": _rounded(metrics[FP32]),
+            "cost": {
+                "metric": primary,
+                "delta": round(metrics[precision][primary] - metrics[FP32][primary], 6),
+            },
+            "speed": {
+                "images_per_s": round(speed[precision], 1),
+                "fp32_images_per_s": round(speed[FP32], 1),
+                "ratio_to_fp32": round(speed[precision] / speed[FP32], 3),
+                "batch": SPEED_BATCH,
+                "how": f"reconstruct(), ONNX Runtime CPU, median of {SPEED_ROUNDS} rounds "
+                "alternating with fp32",
+                "machine": machine,
+            },
+        }
+    return variants
