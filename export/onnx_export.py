@@ -12,6 +12,9 @@ Given reference images (:class:`ScoreData`), the card also gets the distribution
 score ``aeinfer score`` reports (per-image MSE of the reconstruction), measured with ONNX Runtime
 on the very graph bytes that are written, so the runtime's scores compare like with like.
 
+Before the parity check, :mod:`aeinfer.export.optimize` folds nearest-upsampling + 3×3
+convolution pairs into sub-pixel convolutions (exact, faster); the gate checks the result.
+
 Any pair of modules can be exported this way, not only aeinfer's families: see
 :func:`export_pair` and the README section "Serving your own model".
 """
@@ -35,6 +38,7 @@ import torch
 from torch import nn
 
 from aeinfer.errors import ExportError
+from aeinfer.export.optimize import SUBPIXEL_REWRITE, fold_upsample_conv
 from aeinfer.metadata import (
     CARD_FILE,
     CARD_FORMAT_VERSION,
@@ -285,8 +289,12 @@ def export_pair(
             f"encoder returns {len(codes)} tensor(s); a {spec.latent_kind} latent needs "
             f"{len(enc_outputs)} ({', '.join(enc_outputs)})"
         )
-    enc_proto = _to_proto(encoder, example, [IMAGE_NAME], enc_outputs)
-    dec_proto = _to_proto(decoder, codes[0], [LATENT_NAME], [IMAGE_NAME])
+    enc_proto, enc_folded = fold_upsample_conv(
+        _to_proto(encoder, example, [IMAGE_NAME], enc_outputs)
+    )
+    dec_proto, dec_folded = fold_upsample_conv(
+        _to_proto(decoder, codes[0], [LATENT_NAME], [IMAGE_NAME])
+    )
     enc_bytes, dec_bytes = enc_proto.SerializeToString(), dec_proto.SerializeToString()
     report = check_parity(
         encoder, decoder, enc_bytes, dec_bytes, _parity_inputs(example, real_inputs), tolerance
@@ -316,6 +324,7 @@ def export_pair(
         "export": {
             "opset": OPSET,
             "exporter": f"torch.onnx dynamo, torch {torch.__version__}, onnx {onnx.__version__}",
+            "graph_rewrites": {SUBPIXEL_REWRITE: enc_folded + dec_folded},
             "tolerance": asdict(tolerance),
             "parity_max_abs_diff": report,
         },

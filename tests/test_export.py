@@ -20,6 +20,7 @@ import aeinfer
 from aeinfer.errors import ExportError
 from aeinfer.export import onnx_export
 from aeinfer.export.onnx_export import OPSET, ExportSpec, Tolerance, export_pair
+from aeinfer.export.optimize import SUBPIXEL_REWRITE
 from aeinfer.metadata import (
     CARD_FILE,
     DECODER_FILE,
@@ -192,6 +193,14 @@ def test_variants_are_made_measured_and_served(exported) -> None:
         assert out.shape == reference.shape and out.dtype == np.float32
         # Smoke-trained weights: the variants must track fp32, not be good.
         assert np.abs(out - reference).mean() < 0.02, precision
+
+
+def test_upsampling_convolutions_are_folded(exported) -> None:
+    """No nearest-upsampling Resize is left for ONNX Runtime to run; the card counts the folds."""
+    folds = card_of(exported.model_dir)["export"]["graph_rewrites"][SUBPIXEL_REWRITE]
+    ops = [n.op_type for n in onnx.load(str(exported.model_dir / DECODER_FILE)).graph.node]
+    assert "Resize" not in ops
+    assert ops.count("DepthToSpace") == folds
 
 
 def test_ort_matches_rebuilt_torch(exported) -> None:
