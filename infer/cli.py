@@ -188,7 +188,7 @@ def _finish(report: JobReport, verb: str) -> None:
 
 INPUTS_HELP = "Image files or folders (folders are searched recursively); '-' reads stdin."
 MODEL_HELP = "Bundled model name (see `aeinfer models`) or a model directory."
-FALLBACK_HELP = f"{MODEL_HELP} \\[default: {RECONSTRUCT_MODEL} if bundled, else the first bundled]"
+FALLBACK_HELP = f"{MODEL_HELP} [default: {RECONSTRUCT_MODEL} if bundled, else the first bundled]"
 DEVICE_HELP = "Where to run: auto (CUDA if it really starts, else CPU), cpu, or cuda."
 PRECISION_HELP = (
     "Graphs to run: fp32, or a reduced-precision variant the model ships (see `aeinfer info`)."
@@ -342,7 +342,7 @@ def sample(
     output: Path = typer.Option(..., "-o", "--output", help=PICTURE_HELP),
     count: int = typer.Option(DEFAULT_SAMPLES, "-n", "--count", min=1, help="How many draws."),
     seed: int | None = typer.Option(
-        None, "--seed", min=0, help="Random seed \\[default: a fresh one, reported on stderr]."
+        None, "--seed", min=0, help="Random seed [default: a fresh one, reported on stderr]."
     ),
     model: str = typer.Option(VARIATIONAL_MODEL, "--model", "-m", help=MODEL_HELP),
     device: Device = typer.Option(Device.auto, "--device", help=DEVICE_HELP),
@@ -445,11 +445,11 @@ def interpolate(
 def scatter(
     output: Path = typer.Option(..., "-o", "--output", help=PICTURE_HELP),
     data_dir: Path | None = typer.Option(
-        None, "--data", help="MNIST folder \\[default: $AEINFER_DATA, else the user cache]."
+        None, "--data", help="MNIST folder [default: $AEINFER_DATA, else the user cache]."
     ),
     model: str = typer.Option(VARIATIONAL_MODEL, "--model", "-m", help=MODEL_HELP),
     limit: int | None = typer.Option(
-        None, "--limit", min=1, help="Use only the first N test images \\[default: all 10 000]."
+        None, "--limit", min=1, help="Use only the first N test images [default: all 10 000]."
     ),
     device: Device = typer.Option(Device.auto, "--device", help=DEVICE_HELP),
     precision: Precision = typer.Option(Precision.fp32, "--precision", help=PRECISION_HELP),
@@ -630,10 +630,10 @@ def train(
     run_dir: Path | None = typer.Option(
         None,
         "--run-dir",
-        help="Checkpoint folder \\[default: runs/FAMILY]. An existing checkpoint there is resumed.",
+        help="Checkpoint folder [default: runs/FAMILY]. An existing checkpoint there is resumed.",
     ),
     data_dir: Path | None = typer.Option(
-        None, "--data-dir", help="MNIST folder \\[default: $AEINFER_DATA, else the user cache]."
+        None, "--data-dir", help="MNIST folder [default: $AEINFER_DATA, else the user cache]."
     ),
     epochs: int | None = typer.Option(
         None, "--epochs", min=1, help="Override the family's epochs."
@@ -683,7 +683,7 @@ def export_cmd(
         "--output",
         help="Model folder to create (encoder.onnx, decoder.onnx, card.json).",
     ),
-    name: str | None = typer.Option(None, "--name", help="Model name \\[default: the family]."),
+    name: str | None = typer.Option(None, "--name", help="Model name [default: the family]."),
     data_dir: Path | None = typer.Option(
         None, "--data-dir", help="MNIST folder, for the real-image parity check."
     ),
@@ -707,7 +707,7 @@ def export_cmd(
 @data_app.command("download")
 def data_download(
     data_dir: Path | None = typer.Option(
-        None, "--data-dir", help="Target folder \\[default: $AEINFER_DATA, else the user cache]."
+        None, "--data-dir", help="Target folder [default: $AEINFER_DATA, else the user cache]."
     ),
 ) -> None:
     """Download the four MNIST files and verify their decompressed content (MD5)."""
@@ -721,7 +721,7 @@ def data_download(
 @data_app.command("verify")
 def data_verify(
     data_dir: Path | None = typer.Option(
-        None, "--data-dir", help="MNIST folder \\[default: $AEINFER_DATA, else the user cache]."
+        None, "--data-dir", help="MNIST folder [default: $AEINFER_DATA, else the user cache]."
     ),
 ) -> None:
     """Check the local MNIST files against their published content checksums."""

@@ -45,13 +45,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from bench_machine import Machine, machine, markdown_table
+from bench_timing import MS, WARMUP_CALLS, interleaved
 from torch import nn
 
 import aeinfer
@@ -66,12 +67,8 @@ CHECKPOINT = "last.pt"
 DEFAULT_BATCHES = (1, 64, 1024)
 DEFAULT_ROUNDS = 8
 DEFAULT_ROUND_SECONDS = 0.25
-MIN_CALLS_PER_ROUND = 2
-WARMUP_CALLS = 3
 PARITY_BATCH = 16
 PARITY_ATOL = 1e-4
-P99 = 99.0
-MS = 1e3
 GIGA = 1e9
 MEGA = 1e6
 SEED = 0
@@ -153,53 +150,6 @@ def gemm_ceiling() -> float:
         a @ b
         best = min(best, time.perf_counter() - start)
     return FLOPS_PER_MAC * GEMM_SIZE**3 / best / GIGA
-
-
-# --- timing --------------------------------------------------------------------------------
-@dataclass
-class Timing:
-    """Per-call latencies of one backend at one batch size."""
-
-    batch: int
-    seconds: list[float] = field(default_factory=list)
-
-    @property
-    def images_per_s(self) -> float:
-        return self.batch * len(self.seconds) / sum(self.seconds)
-
-    @property
-    def median_ms(self) -> float:
-        return float(np.median(self.seconds)) * MS
-
-    @property
-    def p99_ms(self) -> float:
-        return float(np.percentile(self.seconds, P99)) * MS
-
-
-def _time_round(call: Callable[[], Any], timing: Timing, budget: float) -> None:
-    start = time.perf_counter()
-    calls = 0
-    while calls < MIN_CALLS_PER_ROUND or time.perf_counter() - start < budget:
-        t0 = time.perf_counter()
-        call()
-        timing.seconds.append(time.perf_counter() - t0)
-        calls += 1
-
-
-def interleaved(
-    calls: dict[str, Callable[[], Any]], batch: int, rounds: int, budget: float
-) -> dict[str, Timing]:
-    """Time each call in ``rounds`` rounds of about ``budget`` seconds each, alternating which
-    backend goes first, after a few warm-up calls."""
-    timings = {name: Timing(batch) for name in calls}
-    for call in calls.values():
-        for _ in range(WARMUP_CALLS):
-            call()
-    order = list(calls)
-    for index in range(rounds):
-        for name in order if index % 2 == 0 else order[::-1]:
-            _time_round(calls[name], timings[name], budget)
-    return timings
 
 
 # --- models --------------------------------------------------------------------------------
