@@ -19,10 +19,15 @@ VARIATIONAL_MODEL = "vae"
 
 
 def bundled_names() -> list[str]:
-    """Names of the bundled models (directories holding a card), sorted."""
+    """Names of the bundled models (directories holding a card), sorted. Hidden directories
+    are an export's staging copies (see aeinfer.export), never models."""
     if not MODELS_DIR.is_dir():
         return []
-    return sorted(p.name for p in MODELS_DIR.iterdir() if (p / CARD_FILE).is_file())
+    return sorted(
+        p.name
+        for p in MODELS_DIR.iterdir()
+        if not p.name.startswith(".") and (p / CARD_FILE).is_file()
+    )
 
 
 def default_model(preferred: str) -> str:
