@@ -210,3 +210,33 @@ def test_a_few_steps_reduce_the_loss(family: ModuleType, test_images: torch.Tens
         optimizer.step()
     after = _mean_loss(family, encoder, decoder, cfg, x)
     assert after < 0.9 * before, f"{TRAIN_STEPS} steps: loss {before:.4g} → {after:.4g}"
+
+
+def test_vae_binarizes_only_in_the_loss(
+    monkeypatch: pytest.MonkeyPatch, test_images: torch.Tensor
+) -> None:
+    """Dynamic binarization is training-only: the loss sees a 0/1 draw of each image (so a
+    0/1 image is its own draw), the metrics and the exported modules see the grey levels."""
+    vae = get_family("vae")
+    cfg = vae.Config()
+    assert cfg.binarize
+    encoder, decoder = vae.build(cfg)
+    seen: list[torch.Tensor] = []
+    original = vae._elbo_terms
+
+    def spy(enc: nn.Module, dec: nn.Module, x: torch.Tensor, gen: torch.Generator):
+        seen.append(x)
+        return original(enc, dec, x, gen)
+
+    grey = to_layout(test_images[:8], vae.LAYOUT)
+    binary = (grey > 0.5).float()
+    ctx = StepContext(epoch=0, total_epochs=1, generator=torch.Generator().manual_seed(0))
+    monkeypatch.setattr(vae, "_elbo_terms", spy)
+    vae.loss(encoder, decoder, grey, cfg, ctx)
+    vae.loss(encoder, decoder, binary, cfg, ctx)
+    with torch.no_grad():  # as the trainer evaluates
+        vae.metrics(encoder, decoder, grey, cfg, torch.Generator().manual_seed(0))
+    drawn, kept, evaluated = seen
+    assert set(drawn.unique().tolist()) <= {0.0, 1.0} and not torch.equal(drawn, grey)
+    assert torch.equal(kept, binary)
+    assert torch.equal(evaluated, grey)

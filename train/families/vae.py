@@ -5,6 +5,11 @@ Seeds: Kingma & Welling, "Auto-Encoding Variational Bayes" (2013); the Keras VAE
 The encoder returns (mean, logvar); the reparameterised sample is drawn in the loss during
 training and in numpy at inference, so no graph contains randomness. ``kl_warmup_epochs``
 ramps the KL weight from 0 to 1 (Bowman et al. 2016) to avoid early posterior collapse.
+
+Measured here (MNIST test −ELBO, 100 epochs, cosine): 148.5 nats trained on the grey-level
+images, with the train loss at 141.7 (overfitting); 146.1 with dynamic binarization
+(``binarize``), train 144.5; weight decay 0.1 instead was 1–2 nats behind through 26 epochs,
+SiLU instead of ReLU 4 nats behind through 39.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ class Config:
     # Train on a fresh Bernoulli draw of every image at each step ("dynamic binarization", as
     # in Burda et al. 2015, IWAE): the same expected BCE against the grey-level image, but the
     # model never sees the same image twice, which narrows the train/test gap.
-    binarize: bool = False
+    binarize: bool = True
 
 
 class GaussianEncoder(nn.Module):
