@@ -250,9 +250,10 @@ def _check_precision(card: Card, precision: str) -> str:
     if precision not in PRECISIONS:
         raise InputError(f"unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}")
     if precision not in card.precisions:
+        why = card.data.get("variants_not_made", {}).get(precision)
         raise CapabilityError(
             f"model {card.name!r} has no {precision} variant; it ships in "
-            f"{', '.join(card.precisions)}"
+            f"{', '.join(card.precisions)}" + (f" ({precision} not made: {why})" if why else "")
         )
     return precision
 

@@ -217,6 +217,14 @@ def test_denoise_one_file_to_a_named_output(tmp_path: Path, digit_png: Path) -> 
     assert not (tmp_path / "digit.denoised.png").exists()
 
 
+def test_a_variant_not_made_says_why(tmp_path: Path, digit_png: Path) -> None:
+    out = tmp_path / "o.png"
+    args = ("denoise", digit_png, "--model", "lstm", "--precision", "fp16", "-o", out)
+    message = assert_one_error(invoke(*args), "no fp16 variant", "LSTM")
+    assert "fp32, int8" in message
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("precision", ["fp16", "int8"])
 def test_denoise_at_a_reduced_precision(tmp_path: Path, digit_png: Path, precision: str) -> None:
     outputs = {}
