@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, TypeVar
 
 import numpy as np
 from PIL import Image
@@ -64,6 +64,20 @@ Progress = Callable[[int, int], None]
 Output = Path | BinaryIO
 """Where a job writes: a file (or folder) path, or an open binary stream such as stdout."""
 Sources = Sequence[Path] | bytes
+Item = TypeVar("Item")
+
+
+class _Log(Protocol):
+    """Where a batch job records unreadable inputs and the loader's notes."""
+
+    failed: list[tuple[Path, str]]
+    notes: list[str]
+
+
+def _first(pair: tuple[Path, Path]) -> Path:
+    return pair[0]
+
+
 """What a job reads: files and folders, or the bytes of one image file (e.g. stdin)."""
 
 
@@ -184,9 +198,36 @@ def _single_file_target(inputs: Sequence[Path], output: Path | None) -> bool:
     )
 
 
-def _batches(items: list[tuple[Path, Path]]) -> Iterator[list[tuple[Path, Path]]]:
+def _reconstructed(
+    model: Model,
+    items: Sequence[Item],
+    source_of: Callable[[Item], Path | bytes],
+    name_of: Callable[[Item], Path],
+    log: _Log,
+    progress: Progress | None,
+) -> Iterator[tuple[Item, LoadedImage, np.ndarray]]:
+    """Load ``items`` in batches of FILE_BATCH and yield each readable one with its image and
+    the model's 28×28 reconstruction; unreadable ones go to ``log.failed``, loader notes to
+    ``log.notes``, and ``progress`` hears after each batch has been handled."""
+    done = 0
     for start in range(0, len(items), FILE_BATCH):
-        yield items[start : start + FILE_BATCH]
+        batch = items[start : start + FILE_BATCH]
+        loaded: list[tuple[Item, LoadedImage]] = []
+        for item in batch:
+            try:
+                image = load_image(source_of(item))
+            except InputError as exc:
+                log.failed.append((name_of(item), str(exc)))
+                continue
+            log.notes.extend(f"{name_of(item)}: {note}" for note in image.notes)
+            loaded.append((item, image))
+        if loaded:
+            results = model.reconstruct(np.stack([image.digit for _, image in loaded]))
+            for (item, image), result in zip(loaded, results, strict=True):
+                yield item, image, result
+        done += len(batch)
+        if progress is not None:
+            progress(done, len(items))
 
 
 def compose(image: LoadedImage, result: np.ndarray, how: Compose) -> Image.Image:
@@ -232,37 +273,19 @@ def map_images(
             report.skipped.append(target)
         else:
             todo.append((source, target))
-    done = 0
-    for batch in _batches(todo):
-        loaded: list[tuple[LoadedImage, Path, Path]] = []
-        for source, target in batch:
-            try:
-                image = load_image(source)
-            except InputError as exc:
-                report.failed.append((source, str(exc)))
-                continue
-            report.notes.extend(f"{source}: {note}" for note in image.notes)
-            loaded.append((image, source, target))
-        if loaded:
-            results = model.reconstruct(np.stack([item[0].digit for item in loaded]))
-            report.processed += len(loaded)
-            for (image, source, target), result in zip(loaded, results, strict=True):
-                try:
-                    if make_folders:
-                        target.parent.mkdir(parents=True, exist_ok=True)
-                    write_image_atomic(
-                        compose(image, result, compose_as),
-                        target,
-                        inputs=all_inputs,
-                        overwrite=True,
-                    )
-                except (OutputError, OSError) as exc:
-                    report.failed.append((source, str(exc)))
-                    continue
-                report.written.append(target)
-        done += len(batch)
-        if progress is not None:
-            progress(done, len(todo))
+    pairs = _reconstructed(model, todo, _first, _first, report, progress)
+    for (source, target), image, result in pairs:
+        report.processed += 1
+        try:
+            if make_folders:
+                target.parent.mkdir(parents=True, exist_ok=True)
+            write_image_atomic(
+                compose(image, result, compose_as), target, inputs=all_inputs, overwrite=True
+            )
+        except (OutputError, OSError) as exc:
+            report.failed.append((source, str(exc)))
+            continue
+        report.written.append(target)
     return report
 
 
@@ -511,31 +534,15 @@ def score_files(model: Model, inputs: Sources, *, progress: Progress | None = No
                 entries.extend((str(file), file) for file, _ in expand_inputs([Path(item)]))
             except InputError as exc:
                 report.failed.append((Path(item), str(exc)))
-    done = 0
-    for start in range(0, len(entries), FILE_BATCH):
-        batch = entries[start : start + FILE_BATCH]
-        loaded: list[tuple[str, np.ndarray]] = []
-        for name, source in batch:
-            try:
-                image = load_image(source)
-            except InputError as exc:
-                report.failed.append((Path(name), str(exc)))
-                continue
-            report.notes.extend(f"{name}: {note}" for note in image.notes)
-            loaded.append((name, image.digit))
-        if loaded:
-            digits = np.stack([digit for _, digit in loaded])
-            scores = score_per_image(model.reconstruct(digits), digits)
-            for (name, _), score in zip(loaded, scores, strict=True):
-                percentile = (
-                    None
-                    if report.distribution is None
-                    else percentile_of(float(score), report.distribution)
-                )
-                report.rows.append(ScoreRow(name, float(score), percentile))
-        done += len(batch)
-        if progress is not None:
-            progress(done, len(entries))
+    scored = _reconstructed(
+        model, entries, lambda entry: entry[1], lambda entry: Path(entry[0]), report, progress
+    )
+    for (name, _), image, result in scored:
+        score = float(score_per_image(result[None], image.digit[None])[0])
+        percentile = (
+            None if report.distribution is None else percentile_of(score, report.distribution)
+        )
+        report.rows.append(ScoreRow(name, score, percentile))
     return report
 
 
