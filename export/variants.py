@@ -43,6 +43,7 @@ from aeinfer.metadata import (
     LAYOUT_IMAGE,
     METADATA_PREFIX,
     ROLES,
+    Card,
     graph_file,
     read_card,
     sha256_file,
@@ -127,9 +128,9 @@ def _sort_topologically(graph: onnx.GraphProto) -> None:
 
 
 def to_int8(
-    source: Path, target: Path, layout: str, input_name: str, batches: list[np.ndarray]
+    fp32: onnx.ModelProto, target: Path, layout: str, input_name: str, batches: list[np.ndarray]
 ) -> str:
-    """Quantize the graph at ``source`` into ``target``; returns the method used."""
+    """Quantize ``fp32`` into the file ``target``; returns the method used."""
     from onnxruntime.quantization import (
         CalibrationDataReader,
         QuantFormat,
@@ -149,7 +150,7 @@ def to_int8(
 
     # The quantizers rerun shape inference, which rejects the exporter's value_info where it
     # recorded the traced example's sizes inside LSTM loops; the graph is the same without it.
-    model = onnx.load_model(source)
+    model = copy.deepcopy(fp32)
     del model.graph.value_info[:]
     if layout != LAYOUT_IMAGE:
         # Per-channel weight scales: with one scale per tensor the vae's decoder lost 4.4 nats
@@ -217,19 +218,20 @@ def add_variants(
         staging.chmod(model_dir.stat().st_mode & 0o777)
         base = Model(card, "cpu")
         batches = _calibration_batches(base, data.calibration)
-        skipped = _skipped(staging, precisions)
+        fp32 = {role: onnx.load_model(model_dir / graph_file(role, FP32)) for role in ROLES}
+        skipped = _skipped(fp32, precisions)
         precisions = tuple(p for p in precisions if p not in skipped)
         methods: dict[str, str] = {}
         for precision in precisions:
-            methods[precision] = _write_variant(staging, precision, layout, batches)
+            methods[precision] = _write_variant(staging, fp32, precision, layout, batches)
         files = dict(card.data["files"])
         for precision in precisions:
             for role in ROLES:
                 path = staging / graph_file(role, precision)
                 files[path.name] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+        # The card as it will be, minus the measurements: what the variants are loaded from.
         pending = {**card.data, "files": files, "variants": {key: {} for key in precisions}}
-        (staging / CARD_FILE).write_text(json.dumps(pending, indent=2) + "\n", encoding="utf-8")
-        variants = _measure(staging, precisions, data, primary, machine, methods)
+        variants = _measure(Card(staging, pending), data, primary, machine, methods)
         final = {**pending, "variants": variants}
         if skipped:
             final["variants_not_made"] = skipped
@@ -241,15 +243,11 @@ def add_variants(
     return final
 
 
-def _skipped(directory: Path, precisions: tuple[str, ...]) -> dict[str, str]:
+def _skipped(fp32: dict[str, onnx.ModelProto], precisions: tuple[str, ...]) -> dict[str, str]:
     """Variants that are not made, and why."""
     if FP16 not in precisions:
         return {}
-    ops = {
-        node.op_type
-        for role in ROLES
-        for node in onnx.load_model(directory / graph_file(role, FP32)).graph.node
-    }
+    ops = {node.op_type for model in fp32.values() for node in model.graph.node}
     blocked = sorted(ops & FP16_UNSUPPORTED_OPS)
     if not blocked:
         return {}
@@ -260,28 +258,31 @@ def _skipped(directory: Path, precisions: tuple[str, ...]) -> dict[str, str]:
 
 
 def _write_variant(
-    directory: Path, precision: str, layout: str, batches: dict[str, list[np.ndarray]]
+    directory: Path,
+    fp32: dict[str, onnx.ModelProto],
+    precision: str,
+    layout: str,
+    batches: dict[str, list[np.ndarray]],
 ) -> str:
     inputs = {"encoder": IMAGE_NAME, "decoder": LATENT_NAME}
     method = METHOD_FP16
     for role in ROLES:
-        source = directory / graph_file(role, FP32)
         target = directory / graph_file(role, precision)
         if precision == FP16:
-            onnx.save_model(to_fp16(onnx.load_model(source)), target)
+            onnx.save_model(to_fp16(fp32[role]), target)
         elif precision == INT8:
-            method = to_int8(source, target, layout, inputs[role], batches[role])
+            method = to_int8(fp32[role], target, layout, inputs[role], batches[role])
         else:
             raise ExportError(f"unknown variant precision {precision!r}; valid: {VARIANTS}")
-        _stamp(target, precision)
+        _stamp(target, precision, fp32[role])
     return method
 
 
-def _stamp(path: Path, precision: str) -> None:
+def _stamp(path: Path, precision: str, fp32: onnx.ModelProto) -> None:
     """Keep the fp32 graph's metadata_props (quantizers drop some) and add the precision."""
     model = onnx.load_model(path)
     props = {p.key: p.value for p in model.metadata_props}
-    props.update(_fp32_props(path))
+    props.update({p.key: p.value for p in fp32.metadata_props})
     props[f"{METADATA_PREFIX}precision"] = json.dumps(precision)
     del model.metadata_props[:]
     for key, value in props.items():
@@ -291,21 +292,10 @@ def _stamp(path: Path, precision: str) -> None:
     onnx.save_model(model, path, save_as_external_data=False)
 
 
-def _fp32_props(variant_path: Path) -> dict[str, str]:
-    role = variant_path.name.split(".", 1)[0]
-    fp32 = onnx.load_model(variant_path.with_name(graph_file(role, FP32)))
-    return {p.key: p.value for p in fp32.metadata_props}
-
-
 def _measure(
-    directory: Path,
-    precisions: tuple[str, ...],
-    data: VariantData,
-    primary: str,
-    machine: str,
-    methods: dict[str, str],
+    card: Card, data: VariantData, primary: str, machine: str, methods: dict[str, str]
 ) -> dict[str, Any]:
-    card = read_card(directory)
+    precisions = tuple(methods)
     models = {p: Model(card, "cpu", p) for p in (FP32, *precisions)}
     metrics = {p: measure(model, data.evaluation) for p, model in models.items()}
     speed = _throughput(models, data.evaluation)

@@ -19,6 +19,7 @@ import typer
 
 from aeinfer import __version__
 from aeinfer.errors import AeinferError, InputError, OutputError, RuntimeMissingError
+from aeinfer.metadata import FP32, PRECISIONS
 from aeinfer.zoo import DENOISE_MODEL, RECONSTRUCT_MODEL, VARIATIONAL_MODEL
 
 if TYPE_CHECKING:
@@ -63,12 +64,8 @@ class Device(str, Enum):
     cuda = "cuda"
 
 
-class Precision(str, Enum):
-    """The values of aeinfer.metadata.PRECISIONS (an Enum, so --help lists them)."""
-
-    fp32 = "fp32"
-    fp16 = "fp16"
-    int8 = "int8"
+# aeinfer.metadata.PRECISIONS as an Enum, so that --help lists the choices.
+Precision = Enum("Precision", {name: name for name in PRECISIONS}, type=str)  # type: ignore[misc]
 
 
 class Format(str, Enum):
@@ -108,7 +105,7 @@ def _main(
     """Autoencoders served by ONNX Runtime, with no torch at inference time."""
 
 
-def _load(model: str, device: Device, precision: Precision = Precision.fp32) -> Model:
+def _load(model: str, device: Device, precision: Precision = Precision[FP32]) -> Model:
     from aeinfer.model import load
 
     loaded = load(model, device=device.value, precision=precision.value)
@@ -209,7 +206,7 @@ def denoise(
     ),
     model: str = typer.Option(DENOISE_MODEL, "--model", "-m", help=MODEL_HELP),
     device: Device = typer.Option(Device.auto, "--device", help=DEVICE_HELP),
-    precision: Precision = typer.Option(Precision.fp32, "--precision", help=PRECISION_HELP),
+    precision: Precision = typer.Option(Precision[FP32], "--precision", help=PRECISION_HELP),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
 ) -> None:
     """Clean noisy digit images; each output has the input's size, polarity and mode."""
@@ -239,7 +236,7 @@ def reconstruct(
     ),
     model: str | None = typer.Option(None, "--model", "-m", help=FALLBACK_HELP),
     device: Device = typer.Option(Device.auto, "--device", help=DEVICE_HELP),
-    precision: Precision = typer.Option(Precision.fp32, "--precision", help=PRECISION_HELP),
+    precision: Precision = typer.Option(Precision[FP32], "--precision", help=PRECISION_HELP),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
     per_file: bool = typer.Option(
         False,
@@ -281,7 +278,7 @@ def score(
     inputs: list[Path] = typer.Argument(..., help=INPUTS_HELP, show_default=False),
     model: str | None = typer.Option(None, "--model", "-m", help=FALLBACK_HELP),
     device: Device = typer.Option(Device.auto, "--device", help=DEVICE_HELP),
-    precision: Precision = typer.Option(Precision.fp32, "--precision", help=PRECISION_HELP),
+    precision: Precision = typer.Option(Precision[FP32], "--precision", help=PRECISION_HELP),
     as_json: bool = typer.Option(
         False, "--json", help="Print JSON: the scores and the test-set distribution."
     ),
@@ -346,7 +343,7 @@ def sample(
     ),
     model: str = typer.Option(VARIATIONAL_MODEL, "--model", "-m", help=MODEL_HELP),
     device: Device = typer.Option(Device.auto, "--device", help=DEVICE_HELP),
-    precision: Precision = typer.Option(Precision.fp32, "--precision", help=PRECISION_HELP),
+    precision: Precision = typer.Option(Precision[FP32], "--precision", help=PRECISION_HELP),
     output_format: Format = typer.Option(Format.png, "--format", help=FORMAT_HELP),
     latents: bool = typer.Option(
         False,
@@ -390,7 +387,7 @@ def manifold(
     ),
     model: str = typer.Option(VARIATIONAL_MODEL, "--model", "-m", help=MODEL_HELP),
     device: Device = typer.Option(Device.auto, "--device", help=DEVICE_HELP),
-    precision: Precision = typer.Option(Precision.fp32, "--precision", help=PRECISION_HELP),
+    precision: Precision = typer.Option(Precision[FP32], "--precision", help=PRECISION_HELP),
     overwrite: bool = typer.Option(True, "--overwrite/--no-overwrite", help="Replace OUTPUT."),
 ) -> None:
     """Draw a vae's 2-D latent space as a grid of decoded digits, with labelled axes.
@@ -415,7 +412,7 @@ def interpolate(
     ),
     model: str | None = typer.Option(None, "--model", "-m", help=FALLBACK_HELP),
     device: Device = typer.Option(Device.auto, "--device", help=DEVICE_HELP),
-    precision: Precision = typer.Option(Precision.fp32, "--precision", help=PRECISION_HELP),
+    precision: Precision = typer.Option(Precision[FP32], "--precision", help=PRECISION_HELP),
     output_format: Format = typer.Option(Format.png, "--format", help=FORMAT_HELP),
     overwrite: bool = typer.Option(True, "--overwrite/--no-overwrite", help="Replace OUTPUT."),
 ) -> None:
@@ -452,7 +449,7 @@ def scatter(
         None, "--limit", min=1, help="Use only the first N test images [default: all 10 000]."
     ),
     device: Device = typer.Option(Device.auto, "--device", help=DEVICE_HELP),
-    precision: Precision = typer.Option(Precision.fp32, "--precision", help=PRECISION_HELP),
+    precision: Precision = typer.Option(Precision[FP32], "--precision", help=PRECISION_HELP),
     overwrite: bool = typer.Option(True, "--overwrite/--no-overwrite", help="Replace OUTPUT."),
 ) -> None:
     """Plot the MNIST test digits' 2-D codes, coloured by digit, with axes and a legend.
@@ -475,7 +472,7 @@ def encode(
     output: Path = typer.Option(..., "-o", "--output", help="Where to write the latents (.npy)."),
     model: str = typer.Option(DENOISE_MODEL, "--model", "-m", help=MODEL_HELP),
     device: Device = typer.Option(Device.auto, "--device", help=DEVICE_HELP),
-    precision: Precision = typer.Option(Precision.fp32, "--precision", help=PRECISION_HELP),
+    precision: Precision = typer.Option(Precision[FP32], "--precision", help=PRECISION_HELP),
     overwrite: bool = typer.Option(True, "--overwrite/--no-overwrite", help="Replace OUTPUT."),
 ) -> None:
     """Encode images to latent codes (.npy), one row per image.
@@ -501,7 +498,7 @@ def decode(
     ),
     model: str = typer.Option(DENOISE_MODEL, "--model", "-m", help=MODEL_HELP),
     device: Device = typer.Option(Device.auto, "--device", help=DEVICE_HELP),
-    precision: Precision = typer.Option(Precision.fp32, "--precision", help=PRECISION_HELP),
+    precision: Precision = typer.Option(Precision[FP32], "--precision", help=PRECISION_HELP),
     overwrite: bool = typer.Option(True, "--overwrite/--no-overwrite", help="Replace outputs."),
 ) -> None:
     """Decode latent codes (from `aeinfer encode`) back to 28×28 images."""
