@@ -13,7 +13,7 @@ elementwise activation right after the convolution moves before DepthToSpace (a 
 where ONNX Runtime fuses it into the convolution. A 'valid' (unpadded) convolution is the padded
 one cropped by one pixel on each side.
 
-Measured on the denoise decoder (docs/benchmarks.md): 1.4× faster at batch 1024, no Resize left.
+On the denoise decoder (docs/benchmarks.md, ORT's profiler at batch 1024): kernel time 174 → 77 ms.
 The rewrite is exact up to float summation order; the exporter's parity gate checks it.
 """
 
