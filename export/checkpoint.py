@@ -1,11 +1,11 @@
-"""Export a trained aeinfer checkpoint: rebuild the model from the checkpoint alone, export it.
+"""Export a trained aeinfer checkpoint: rebuild the model and its data from the checkpoint alone.
 
-The checkpoint carries its family and configs (see :mod:`aeinfer.train.trainer`), so nothing
-else is needed but the MNIST test split: its first images serve as real parity inputs, and all
-of it (or its first ``score_limit`` images) gives the card's anomaly-score distribution, measured
-with ONNX Runtime on the exported graphs (see :func:`aeinfer.export.onnx_export.measure_scores`).
-The fp16 and int8 variants are then made (int8 calibrated on the first training images) and
-measured on the same test images (see :mod:`aeinfer.export.variants`).
+The checkpoint carries its family, configs and data spec (see :mod:`aeinfer.train.trainer`), so
+nothing else is needed but the data itself (``data_dir`` says where it is now, if it moved). The
+held-out split serves as the real parity inputs (its first items), gives the card its
+reference score distribution (all of it, or its first ``score_limit`` items), and judges the
+fp16/int8 variants, which are calibrated on the first training items (see
+:mod:`aeinfer.export.variants`). The card says what the data was and which files were held out.
 """
 
 from __future__ import annotations
@@ -14,30 +14,39 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
-from aeinfer.export.onnx_export import ExportSpec, ScoreData, Tolerance, export_pair
+from aeinfer.card import Card
+from aeinfer.export.onnx_export import ScoreData, Tolerance, export_pair
+from aeinfer.export.runner import ort_available
 from aeinfer.export.variants import VARIANTS, VariantData, add_variants
-from aeinfer.train.data import load_split
-from aeinfer.train.trainer import (
-    images_to_tensor,
-    load_checkpoint,
-    machine_description,
-    rebuild,
-    to_layout,
-)
+from aeinfer.train.data import load_dataset, normalized, spec_from_dict
+from aeinfer.train.families.base import primary_metric
+from aeinfer.train.trainer import load_checkpoint, machine_description, rebuild, to_layout
 
-PARITY_IMAGES = 64
-# Training images that calibrate int8 activation ranges: enough to see every digit's extremes.
-CALIBRATION_IMAGES = 512
-SCORE_SPLIT = "MNIST test"
-UINT8_MAX = 255.0
+PARITY_ITEMS = 64
+CALIBRATION_ITEMS = 512
+"""Training items that calibrate int8 activation ranges: enough to see every class's extremes."""
+HELD_OUT_LISTED = 200
+NO_RUNTIME = (
+    "making and measuring variants needs ONNX Runtime at export: pip install 'aeinfer[cpu]'"
+)
 
 
 def training_record(ckpt: dict[str, Any]) -> dict[str, Any]:
-    """What a card says about how a checkpoint was trained."""
+    """What a card says about how a checkpoint was trained and on what."""
     history = ckpt["history"]
+    dataset = ckpt["dataset"]
+    held_out = list(dataset.get("held_out", []))
     return {
-        "data": ckpt["training_data"],
+        "data": dataset["description"],
+        "held_out": dataset["held_out_description"],
+        **({"held_out_files": held_out[:HELD_OUT_LISTED]} if held_out else {}),
+        **(
+            {"held_out_files_not_listed": len(held_out) - HELD_OUT_LISTED}
+            if len(held_out) > HELD_OUT_LISTED
+            else {}
+        ),
         "model_config": ckpt["model_config"],
         "train_config": ckpt["train_config"],
         "seed": ckpt["train_config"]["seed"],
@@ -58,56 +67,84 @@ def export_checkpoint(
     tolerance: Tolerance = Tolerance(),
     score_limit: int | None = None,
     variants: tuple[str, ...] = VARIANTS,
-) -> dict[str, Any]:
-    """Export ``ckpt_path`` into the model directory ``out_dir``; returns the card.
-
-    ``score_limit`` measures the score distribution and the variants on only the first N test
-    images (smoke tests); by default the whole test split is used. ``variants`` are the
-    reduced precisions to add beside fp32 (none: ``()``).
-    """
+) -> Card:
+    """Export ``ckpt_path`` into the model directory ``out_dir`` (named after it unless
+    ``name``); returns the card. ``score_limit`` measures the score distribution and the
+    variants on only the first N held-out items (smoke tests); ``variants`` are the reduced
+    precisions to add beside fp32 (none: ``()``; skipped, and said so in the card, without
+    ONNX Runtime)."""
     ckpt = load_checkpoint(ckpt_path)
-    family, _, encoder, decoder = rebuild(ckpt)
-    test_images = load_split("test", data_dir).images
-    real = to_layout(images_to_tensor(test_images[:PARITY_IMAGES]), family.LAYOUT)
-    scored = test_images[:score_limit]
-    score_data = ScoreData(
-        images=scored.astype(np.float32) / UINT8_MAX,
-        split=SCORE_SPLIT if len(scored) == len(test_images) else f"{SCORE_SPLIT}[:{len(scored)}]",
+    family, cfg, encoder, decoder = rebuild(ckpt)
+    dataset = load_dataset(spec_from_dict(ckpt["data"]), data_dir)
+    record = ckpt["dataset"]
+    units = record["normalization"]
+    held_out = dataset.val[:score_limit]
+    real = to_layout(torch.from_numpy(normalized(held_out[:PARITY_ITEMS], units)), family.LAYOUT)
+    split = (
+        record["held_out_description"]
+        if len(held_out) == len(dataset.val)
+        else f"{record['held_out_description']}, first {len(held_out)}"
     )
-    validated = min(ckpt["train_config"].get("val_limit") or len(test_images), len(test_images))
+    validated = min(ckpt["train_config"].get("val_limit") or len(dataset.val), len(dataset.val))
+    primary = primary_metric(family.PRIMARY_METRIC, cfg.head)
     # The family docstring's first line reads "``name``: what it is"; the card keeps the what.
     doc = (family.__doc__ or "").strip().splitlines()
-    spec = ExportSpec(
-        name=name or ckpt["family"],
-        family=ckpt["family"],
-        layout=family.LAYOUT,
-        latent_kind=family.LATENT_KIND,
-        description=doc[0].split(": ", 1)[-1] if doc else "",
-        training=training_record(ckpt),
-        metrics={
-            "split": f"MNIST test, first {validated} images (torch, end of training)",
-            "primary": family.PRIMARY_METRIC,
-            **ckpt["metrics"],
-        },
-    )
     card = export_pair(
         encoder,
         decoder,
         real[:2],
         out_dir,
-        spec,
+        name=name,
+        family=ckpt["family"],
+        description=doc[0].split(": ", 1)[-1] if doc else "",
+        item_shape=tuple(record["item"]),
+        value_range=None if record["range"] is None else tuple(record["range"]),
+        normalization=units,
+        channels=record["channels"],
+        preparation=record["preparation"],
+        latent_kind=family.LATENT_KIND,
+        tasks=_tasks(family),
+        metrics={
+            "split": f"{record['held_out_description']}, first {validated} items "
+            "(torch, end of training)",
+            "primary": primary,
+            **ckpt["metrics"],
+        },
+        training=training_record(ckpt),
         real_inputs=real,
         tolerance=tolerance,
-        score_data=score_data,
+        score_data=ScoreData(held_out.astype(np.float32), split),
     )
     if not variants:
         return card
-    calibration = load_split("train", data_dir).images[:CALIBRATION_IMAGES]
+    if not ort_available():
+        return _not_made(out_dir, variants)
     data = VariantData(
-        calibration=calibration.astype(np.float32) / UINT8_MAX,
-        evaluation=score_data.images,
-        evaluation_split=score_data.split,
+        calibration=dataset.train[:CALIBRATION_ITEMS].astype(np.float32),
+        evaluation=held_out.astype(np.float32),
+        evaluation_split=split,
     )
-    return add_variants(
-        out_dir, data, family.PRIMARY_METRIC, machine=machine_description(), precisions=variants
-    )
+    return add_variants(out_dir, data, primary, machine=machine_description(), precisions=variants)
+
+
+def _tasks(family: Any) -> list[str]:
+    from aeinfer.export.onnx_export import DEFAULT_TASKS
+
+    extra = list(family.TASKS)
+    sample = ["sample"] if family.LATENT_KIND == "gaussian" else []
+    return [*DEFAULT_TASKS[:3], *extra, *DEFAULT_TASKS[3:], *sample]
+
+
+def _not_made(out_dir: Path, variants: tuple[str, ...]) -> Card:
+    """Record in the card that the variants were not made, and why."""
+    import json
+
+    from aeinfer.atomic import write_bytes_atomic
+    from aeinfer.card import CARD_FILE, read_card
+
+    path = out_dir / CARD_FILE
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["not_made"] = {**data.get("not_made", {}), **dict.fromkeys(variants, NO_RUNTIME)}
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    write_bytes_atomic(text.encode("utf-8"), path, overwrite=True)
+    return read_card(out_dir)

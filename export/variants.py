@@ -2,12 +2,12 @@
 
 * **fp16** — every float weight and activation converted with ONNX Runtime's float16 converter;
   the graphs' inputs and outputs stay float32, so the API is the same at every precision.
-* **int8** — for image-layout (convolutional) families, static quantization in QDQ format:
-  int8 weights per output channel, uint8 activations whose ranges are calibrated on training
-  images (not test images, so the quality measured afterwards is not flattered). For flat
-  (dense) and sequence (LSTM) layouts, dynamic quantization: int8 weights, activations
-  quantized per call, as ONNX Runtime recommends for MatMul/LSTM-heavy graphs where the
-  activation range varies from input to input.
+* **int8** — for convolutional graphs, static quantization in QDQ format: int8 weights per
+  output channel, uint8 activations whose ranges are calibrated on training items (not test
+  items, so the quality measured afterwards is not flattered). For graphs without
+  convolutions (dense, LSTM), dynamic quantization: int8 weights, activations quantized per
+  call, as ONNX Runtime recommends for MatMul/LSTM-heavy graphs where the activation range
+  varies from input to input.
 
 Each variant is measured against fp32 *in the same run, on the same images*, through the
 runtime users call (:class:`aeinfer.model.Model` on the CPU): every metric of
@@ -18,12 +18,15 @@ copy holding the variant graphs and the updated card, so it is never half-writte
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
+import logging
 import shutil
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,27 +34,26 @@ from typing import Any
 import numpy as np
 import onnx
 
-from aeinfer.errors import ExportError
-from aeinfer.export.onnx_export import swap_into_place
-from aeinfer.metadata import (
+from aeinfer.card import (
     CARD_FILE,
     FP16,
     FP32,
-    IMAGE_NAME,
     INT8,
-    LATENT_NAME,
-    LAYOUT_IMAGE,
     METADATA_PREFIX,
+    PRECISIONS,
     ROLES,
     Card,
-    graph_file,
+    parse_card,
     read_card,
     sha256_file,
 )
+from aeinfer.errors import ExportError
+from aeinfer.export.onnx_export import swap_into_place
 from aeinfer.model import Model
 from aeinfer.quality import measure
 
 VARIANTS = (FP16, INT8)
+CONVOLUTIONS = frozenset({"Conv", "ConvTranspose"})
 # Images per call when calibrating and when timing (a typical batch for `aeinfer denoise DIR`).
 CALIBRATION_BATCH = 64
 SPEED_BATCH = 256
@@ -67,7 +69,7 @@ METHOD_DYNAMIC = "dynamic: int8 per-channel weights, activations quantized per c
 
 @dataclass(frozen=True)
 class VariantData:
-    """Images for making and judging variants, (N, H, W) float32 in [0, 1]: ``calibration``
+    """Items for making and judging variants, (N, *item) in the data's units: ``calibration``
     from the training split, ``evaluation`` (and its name) from the test split."""
 
     calibration: np.ndarray
@@ -127,17 +129,20 @@ def _sort_topologically(graph: onnx.GraphProto) -> None:
     graph.node.extend(ordered)
 
 
+def graph_file(role: str, precision: str) -> str:
+    """``encoder.onnx`` for fp32, ``encoder.int8.onnx`` for a variant."""
+    return f"{role}.onnx" if precision == FP32 else f"{role}.{precision}.onnx"
+
+
+def is_convolutional(model: onnx.ModelProto) -> bool:
+    return any(node.op_type in CONVOLUTIONS for node in model.graph.node)
+
+
 def to_int8(
-    fp32: onnx.ModelProto, target: Path, layout: str, input_name: str, batches: list[np.ndarray]
+    fp32: onnx.ModelProto, target: Path, static: bool, input_name: str, batches: list[np.ndarray]
 ) -> str:
     """Quantize ``fp32`` into the file ``target``; returns the method used."""
-    from onnxruntime.quantization import (
-        CalibrationDataReader,
-        QuantFormat,
-        QuantType,
-        quantize_dynamic,
-        quantize_static,
-    )
+    from onnxruntime.quantization import CalibrationDataReader
 
     class Batches(CalibrationDataReader):
         """The calibration batches, one feed per call."""
@@ -152,7 +157,27 @@ def to_int8(
     # recorded the traced example's sizes inside LSTM loops; the graph is the same without it.
     model = copy.deepcopy(fp32)
     del model.graph.value_info[:]
-    if layout != LAYOUT_IMAGE:
+    with _quiet_quantizer():
+        return _quantize(model, target, static, Batches())
+
+
+@contextlib.contextmanager
+def _quiet_quantizer() -> Iterator[None]:
+    """ONNX Runtime's quantizers log a generic advice ("consider pre-processing") on the root
+    logger for every graph; it says nothing about this model."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+
+
+def _quantize(model: onnx.ModelProto, target: Path, static: bool, reader: Any) -> str:
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
+
+    if not static:
         # Per-channel weight scales: with one scale per tensor the vae's decoder lost 4.4 nats
         # of −ELBO (148.3 → 152.7); per output channel it loses 0.25.
         quantize_dynamic(model, target, weight_type=QuantType.QInt8, per_channel=True)
@@ -160,7 +185,7 @@ def to_int8(
     quantize_static(
         model,
         target,
-        Batches(),
+        reader,
         quant_format=QuantFormat.QDQ,
         per_channel=True,
         activation_type=QuantType.QUInt8,
@@ -169,17 +194,17 @@ def to_int8(
     return METHOD_STATIC
 
 
-def _calibration_batches(model: Model, images: np.ndarray) -> dict[str, list[np.ndarray]]:
-    """Encoder inputs in the model's layout, and the fp32 encoder's codes as decoder inputs."""
-    chunks = [images[i : i + CALIBRATION_BATCH] for i in range(0, len(images), CALIBRATION_BATCH)]
+def _calibration_batches(model: Model, items: np.ndarray) -> dict[str, list[np.ndarray]]:
+    """Encoder inputs as the graph takes them, and the fp32 encoder's codes as decoder inputs."""
+    chunks = [items[i : i + CALIBRATION_BATCH] for i in range(0, len(items), CALIBRATION_BATCH)]
     return {
-        "encoder": [np.ascontiguousarray(model._to_layout(chunk)) for chunk in chunks],
+        "encoder": [np.ascontiguousarray(model.to_graph(model.check_items(c))) for c in chunks],
         "decoder": [model.encode(chunk) for chunk in chunks],
     }
 
 
 def _throughput(models: dict[str, Model], images: np.ndarray) -> dict[str, float]:
-    """Images/s of reconstruct() per model: rounds alternate between models so drift cancels;
+    """Items/s of reconstruct() per model: rounds alternate between models so drift cancels;
     the median round counts."""
     batch = images[:SPEED_BATCH]
     for model in models.values():
@@ -204,43 +229,49 @@ def add_variants(
     *,
     machine: str,
     precisions: tuple[str, ...] = VARIANTS,
-) -> dict[str, Any]:
+) -> Card:
     """Write fp16/int8 variants into ``model_dir`` and record them in its card; returns it.
 
-    ``primary`` is the metric the family is judged on (a key of
+    ``primary`` is the metric the model is judged on (a key of
     :func:`aeinfer.quality.measure`); ``machine`` says where the speed was measured.
     """
     card = read_card(model_dir)
-    layout = card.layout
     staging = Path(tempfile.mkdtemp(prefix=f".{model_dir.name}.", dir=model_dir.parent))
     try:
         shutil.copytree(model_dir, staging, dirs_exist_ok=True)
         staging.chmod(model_dir.stat().st_mode & 0o777)
         base = Model(card, "cpu")
         batches = _calibration_batches(base, data.calibration)
-        fp32 = {role: onnx.load_model(model_dir / graph_file(role, FP32)) for role in ROLES}
+        fp32 = {role: onnx.load_model(card.graph_path(role)) for role in ROLES}
         skipped = _skipped(fp32, precisions)
         precisions = tuple(p for p in precisions if p not in skipped)
-        methods: dict[str, str] = {}
+        inputs = {"encoder": card.encoder.inputs[0].name, "decoder": card.decoder.inputs[0].name}
+        methods = {p: _write_variant(staging, fp32, p, inputs, batches) for p in precisions}
+        source = card.to_json()
+        graphs = dict(source["graphs"])
         for precision in precisions:
-            methods[precision] = _write_variant(staging, fp32, precision, layout, batches)
-        files = dict(card.data["files"])
-        for precision in precisions:
-            for role in ROLES:
-                path = staging / graph_file(role, precision)
-                files[path.name] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+            graphs[precision] = {
+                role: _file_entry(staging / graph_file(role, precision)) for role in ROLES
+            }
+            graphs[precision]["method"] = methods[precision]
         # The card as it will be, minus the measurements: what the variants are loaded from.
-        pending = {**card.data, "files": files, "variants": {key: {} for key in precisions}}
-        variants = _measure(Card(staging, pending), data, primary, machine, methods)
-        final = {**pending, "variants": variants}
-        if skipped:
-            final["variants_not_made"] = skipped
-        (staging / CARD_FILE).write_text(json.dumps(final, indent=2) + "\n", encoding="utf-8")
+        pending = parse_card({**source, "graphs": graphs}, staging)
+        measured = _measure(pending, data, primary, machine)
+        for precision in precisions:
+            graphs[precision]["measured"] = measured[precision]
+        final = {**source, "graphs": graphs, "not_made": {**source.get("not_made", {}), **skipped}}
+        (staging / CARD_FILE).write_text(
+            json.dumps(final, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
         swap_into_place(staging, model_dir)
     finally:
         if staging.exists():
             shutil.rmtree(staging)
-    return final
+    return read_card(model_dir)
+
+
+def _file_entry(path: Path) -> dict[str, Any]:
+    return {"file": path.name, "sha256": sha256_file(path), "bytes": path.stat().st_size}
 
 
 def _skipped(fp32: dict[str, onnx.ModelProto], precisions: tuple[str, ...]) -> dict[str, str]:
@@ -261,17 +292,17 @@ def _write_variant(
     directory: Path,
     fp32: dict[str, onnx.ModelProto],
     precision: str,
-    layout: str,
+    inputs: dict[str, str],
     batches: dict[str, list[np.ndarray]],
 ) -> str:
-    inputs = {"encoder": IMAGE_NAME, "decoder": LATENT_NAME}
     method = METHOD_FP16
     for role in ROLES:
         target = directory / graph_file(role, precision)
         if precision == FP16:
             onnx.save_model(to_fp16(fp32[role]), target)
         elif precision == INT8:
-            method = to_int8(fp32[role], target, layout, inputs[role], batches[role])
+            static = is_convolutional(fp32[role])
+            method = to_int8(fp32[role], target, static, inputs[role], batches[role])
         else:
             raise ExportError(f"unknown variant precision {precision!r}; valid: {VARIANTS}")
         _stamp(target, precision, fp32[role])
@@ -292,17 +323,15 @@ def _stamp(path: Path, precision: str, fp32: onnx.ModelProto) -> None:
     onnx.save_model(model, path, save_as_external_data=False)
 
 
-def _measure(
-    card: Card, data: VariantData, primary: str, machine: str, methods: dict[str, str]
-) -> dict[str, Any]:
-    precisions = tuple(methods)
+def _measure(card: Card, data: VariantData, primary: str, machine: str) -> dict[str, Any]:
+    """Each variant's metrics, cost and speed against fp32, measured in one run."""
+    precisions = tuple(p for p in card.precisions if p != FP32)
     models = {p: Model(card, "cpu", p) for p in (FP32, *precisions)}
     metrics = {p: measure(model, data.evaluation) for p, model in models.items()}
     speed = _throughput(models, data.evaluation)
-    variants: dict[str, Any] = {}
+    measured: dict[str, Any] = {}
     for precision in precisions:
-        variants[precision] = {
-            "method": methods[precision],
+        measured[precision] = {
             "metrics": {"split": data.evaluation_split, **_rounded(metrics[precision])},
             "fp32_metrics_same_run": _rounded(metrics[FP32]),
             "cost": {
@@ -310,8 +339,8 @@ def _measure(
                 "delta": round(metrics[precision][primary] - metrics[FP32][primary], 6),
             },
             "speed": {
-                "images_per_s": round(speed[precision], 1),
-                "fp32_images_per_s": round(speed[FP32], 1),
+                "items_per_s": round(speed[precision], 1),
+                "fp32_items_per_s": round(speed[FP32], 1),
                 "ratio_to_fp32": round(speed[precision] / speed[FP32], 3),
                 "batch": SPEED_BATCH,
                 "how": f"reconstruct(), ONNX Runtime CPU, median of {SPEED_ROUNDS} rounds "
@@ -319,4 +348,7 @@ def _measure(
                 "machine": machine,
             },
         }
-    return variants
+    return measured
+
+
+__all__ = ["PRECISIONS", "VARIANTS", "VariantData", "add_variants", "to_fp16", "to_int8"]

@@ -1,9 +1,10 @@
 """aeinfer: autoencoders served as separate encoder and decoder ONNX graphs on ONNX Runtime.
 
-``aeinfer.load(name_or_path, device="auto")`` returns a :class:`~aeinfer.model.Model` with
-``encode``, ``decode``, ``reconstruct``, ``info`` and ``providers``. Importing this package is
-cheap and never imports torch or onnx: the runtime needs only numpy, Pillow and onnxruntime,
-and those are imported when first used.
+``aeinfer.load(name_or_path, device="auto")`` returns an :class:`~aeinfer.api.Autoencoder`:
+``encode``, ``decode``, ``reconstruct``, ``denoise``, ``score``, ``sample`` and ``interpolate``
+on tensors or on files (see :mod:`aeinfer.api`), with the tensor-level
+:class:`~aeinfer.model.Model` as ``.model``. Importing this package is cheap and never imports
+torch or onnx: the runtime needs only numpy, Pillow and onnxruntime, imported when first used.
 """
 
 from __future__ import annotations
@@ -27,13 +28,15 @@ from aeinfer.errors import (
 )
 
 if TYPE_CHECKING:
-    from aeinfer.model import Model, load
+    from aeinfer.api import Autoencoder, load
+    from aeinfer.model import Model
     from aeinfer.zoo import list_models
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AeinferError",
+    "Autoencoder",
     "CapabilityError",
     "CheckpointError",
     "DataError",
@@ -52,7 +55,12 @@ __all__ = [
     "load",
 ]
 
-_LAZY = {"load": "aeinfer.model", "Model": "aeinfer.model", "list_models": "aeinfer.zoo"}
+_LAZY = {
+    "load": "aeinfer.api",
+    "Autoencoder": "aeinfer.api",
+    "Model": "aeinfer.model",
+    "list_models": "aeinfer.zoo",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -1,8 +1,10 @@
-"""The ``aeinfer`` command line: each command is one call into the library.
+"""The ``aeinfer`` command line: each command is one call into :mod:`aeinfer.jobs` or
+:mod:`aeinfer.tasks`.
 
 The library raises typed :class:`~aeinfer.errors.AeinferError`; only this module turns them into
 a one-line message on stderr and a non-zero exit code. Heavy imports (numpy, onnxruntime,
-torch) happen inside commands, so ``aeinfer --version`` and ``--help`` stay fast.
+torch) happen inside commands, so ``aeinfer --version`` and ``--help`` stay fast. One rule for
+every command that writes: an existing output is skipped (and said so) unless ``--overwrite``.
 """
 
 from __future__ import annotations
@@ -18,22 +20,22 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import typer
 
 from aeinfer import __version__
+from aeinfer.card import PRECISIONS
 from aeinfer.errors import AeinferError, InputError, OutputError, RuntimeMissingError
-from aeinfer.metadata import FP32, PRECISIONS
 from aeinfer.zoo import DENOISE_MODEL, RECONSTRUCT_MODEL, VARIATIONAL_MODEL
 
 if TYPE_CHECKING:
     from aeinfer.jobs import JobReport, ScoreReport
-    from aeinfer.model import Model
+    from aeinfer.tasks import Pipeline
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
-# More inputs than this get a progress bar.
 PROGRESS_THRESHOLD = 8
+"""More inputs than this (or a folder) get a progress bar."""
 TRAIN_MODULES = ("torch", "onnx", "onnxscript")
 TRAIN_HINT = "training and export need PyTorch and onnx: pip install 'aeinfer[train]'"
-# An input or output named "-" is stdin or stdout.
 STDIO = "-"
+"""An input or output named "-" is stdin or stdout."""
 DEFAULT_SAMPLES = 16
 DEFAULT_MANIFOLD_SIZE = 30
 MAX_MANIFOLD_SIZE = 100
@@ -45,13 +47,12 @@ PERCENTILE_DIGITS = 1
 app = typer.Typer(
     name="aeinfer",
     help="Autoencoders on ONNX Runtime: denoise, reconstruct, score, encode, decode and sample "
-    "digit images; draw latent spaces; train and export models.",
+    "images and signals; draw latent spaces; train and export models.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
     # Plain help: formatting it with rich imports rich (~110 ms), which made `aeinfer --help`
     # 1.3× the import floor of onnxruntime+numpy+PIL; plain, it is 0.7× (docs/benchmarks.md).
-    # Progress bars still use rich, imported only when one is shown.
     rich_markup_mode=None,
 )
 data_app = typer.Typer(help="The MNIST dataset: download it (needs internet) or verify it.")
@@ -64,7 +65,7 @@ class Device(str, Enum):
     cuda = "cuda"
 
 
-# aeinfer.metadata.PRECISIONS as an Enum, so that --help lists the choices.
+# aeinfer.card.PRECISIONS as an Enum, so that --help lists the choices.
 Precision = Enum("Precision", {name: name for name in PRECISIONS}, type=str)  # type: ignore[misc]
 
 
@@ -105,13 +106,14 @@ def _main(
     """Autoencoders served by ONNX Runtime, with no torch at inference time."""
 
 
-def _load(model: str, device: Device, precision: Precision = Precision[FP32]) -> Model:
-    from aeinfer.model import load
+def _load(model: str, device: Device, precision: Precision = Precision["fp32"]) -> Pipeline:
+    from aeinfer.model import load_model
+    from aeinfer.tasks import pipeline
 
-    loaded = load(model, device=device.value, precision=precision.value)
+    loaded = load_model(model, device=device.value, precision=precision.value)
     if device is Device.auto:
         _say(f"aeinfer: {loaded.device_note}")
-    return loaded
+    return pipeline(loaded)
 
 
 def _progress_callback(inputs: list[Path], label: str) -> tuple[Any, Any]:
@@ -135,9 +137,9 @@ def _is_stdio(path: Path | None) -> bool:
 
 
 def _stdin_bytes() -> bytes:
-    """The bytes of one image file piped into stdin."""
+    """The bytes of one file piped into stdin."""
     if sys.stdin is None or sys.stdin.isatty():
-        raise InputError("<stdin>: nothing piped in ('-' reads one image file from stdin)")
+        raise InputError("<stdin>: nothing piped in ('-' reads one file from stdin)")
     return sys.stdin.buffer.read()
 
 
@@ -163,19 +165,24 @@ def _target(output: Path | None) -> Path | BinaryIO | None:
     return sys.stdout.buffer
 
 
-def _where(output: Path) -> str:
+def _where(output: Path | None) -> str:
     return "stdout" if _is_stdio(output) else str(output)
 
 
-def _finish(report: JobReport, verb: str) -> None:
+def _notes(report: JobReport) -> None:
     for note in report.notes:
         _say(f"aeinfer: note: {note}")
     for target in report.skipped:
         _say(f"aeinfer: skipped {target} (exists; pass --overwrite)")
+
+
+def _finish(report: JobReport, verb: str) -> None:
+    """Report a per-file job: notes, skips, failures, a count; exit 1 if anything failed."""
+    _notes(report)
     for _, message in report.failed:
         _say(f"aeinfer: error: {message}")
     _say(
-        f"aeinfer: {verb} {len(report.written)} image(s)"
+        f"aeinfer: {verb} {len(report.written)} file(s)"
         + (f", skipped {len(report.skipped)}" if report.skipped else "")
         + (f", {len(report.failed)} failed" if report.failed else "")
     )
@@ -183,15 +190,32 @@ def _finish(report: JobReport, verb: str) -> None:
         raise typer.Exit(EXIT_ERROR)
 
 
-INPUTS_HELP = "Image files or folders (folders are searched recursively); '-' reads stdin."
-MODEL_HELP = "Bundled model name (see `aeinfer models`) or a model directory."
+def _done(report: JobReport, message: str) -> None:
+    """Report a one-output job: the message, or that the output was skipped."""
+    _notes(report)
+    if report.written:
+        _say(f"aeinfer: {message}")
+
+
+INPUTS_HELP = (
+    "Image or signal files, or folders (searched recursively); '-' reads one file from stdin."
+)
+MODEL_HELP = (
+    "A bundled model's name (see `aeinfer models`), or a model directory given as a path "
+    "(./mine, models/mine, /abs/mine)."
+)
 FALLBACK_HELP = f"{MODEL_HELP} [default: {RECONSTRUCT_MODEL} if bundled, else the first bundled]"
 DEVICE_HELP = "Where to run: auto (CUDA if it really starts, else CPU), cpu, or cuda."
 PRECISION_HELP = (
     "Graphs to run: fp32, or a reduced-precision variant the model ships (see `aeinfer info`)."
 )
 PICTURE_HELP = "Output file ('-': PNG bytes to stdout)."
-FORMAT_HELP = "png: a picture; npy: the images as a float32 array."
+FORMAT_HELP = "png: a picture; npy: the items as a float32 array."
+OVERWRITE_HELP = "Replace existing outputs (without it they are skipped, and said so)."
+
+
+def _overwrite() -> Any:
+    return typer.Option(False, "--overwrite", help=OVERWRITE_HELP)
 
 
 @app.command()
@@ -201,25 +225,27 @@ def denoise(
         None,
         "-o",
         "--output",
-        help="Output image (one input), folder (layout kept), or '-' (PNG to stdout). Default: "
-        "<stem>.denoised.png beside each input.",
+        help="Output file (one input), folder (layout kept), or '-' (stdout). Default: "
+        "<stem>.denoised.png beside each input (a signal keeps its format).",
     ),
     model: str = typer.Option(DENOISE_MODEL, "--model", "-m", help=MODEL_HELP),
     device: Device = typer.Option(Device.auto, "--device", help=DEVICE_HELP),
-    precision: Precision = typer.Option(Precision[FP32], "--precision", help=PRECISION_HELP),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
+    precision: Precision = typer.Option(Precision["fp32"], "--precision", help=PRECISION_HELP),
+    overwrite: bool = _overwrite(),
 ) -> None:
-    """Clean noisy digit images; each output has the input's size, polarity and mode."""
+    """Denoise images or signals; each result has its input's size and kind."""
     with _errors():
-        from aeinfer.jobs import DENOISED_TAG, map_images
+        from aeinfer.card import DENOISE
+        from aeinfer.jobs import DENOISED_TAG, map_files
 
         sources, target = _sources(inputs), _target(output)
-        loaded = _load(model, device, precision)
+        pipe = _load(model, device, precision)
         bar, callback = _progress_callback(inputs, "denoising")
         with bar:
-            report = map_images(
-                loaded, sources, target, DENOISED_TAG, overwrite=overwrite, progress=callback
-            )
+            report = map_files(
+                pipe, sources, target, DENOISED_TAG, task=DENOISE, overwrite=overwrite,
+                progress=callback,
+            )  # fmt: skip
         _finish(report, "denoised")
 
 
@@ -230,47 +256,41 @@ def reconstruct(
         None,
         "-o",
         "--output",
-        help="The sheet (required; '-': PNG to stdout). With --per-file: an output image (one "
+        help="The sheet (required; '-': PNG to stdout). With --per-file: an output file (one "
         "input), a folder (layout kept) or '-'; default <stem>.reconstructed.png beside each "
         "input.",
     ),
     model: str | None = typer.Option(None, "--model", "-m", help=FALLBACK_HELP),
     device: Device = typer.Option(Device.auto, "--device", help=DEVICE_HELP),
-    precision: Precision = typer.Option(Precision[FP32], "--precision", help=PRECISION_HELP),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
+    precision: Precision = typer.Option(Precision["fp32"], "--precision", help=PRECISION_HELP),
+    overwrite: bool = _overwrite(),
     per_file: bool = typer.Option(
         False,
         "--per-file",
-        help="One picture per input: the original and its reconstruction side by side, at the "
-        "input's size.",
+        help="One result per input: the original and its reconstruction side by side at the "
+        "input's size (a signal's reconstruction in its own format).",
     ),
 ) -> None:
-    """Show originals beside their reconstructions: one sheet, or one picture per input.
+    """Show originals beside their reconstructions: one sheet, or one result per input.
 
-    The sheet pairs each 28×28 digit the model sees with its reconstruction, enlarged ×4.
-
-    --per-file pictures keep each input's own size, polarity and mode.
+    The sheet pairs each item the model sees with its reconstruction (small images enlarged,
+    signals plotted).
     """
     with _errors():
         from aeinfer.jobs import reconstruct_files
         from aeinfer.zoo import default_model
 
         sources, target = _sources(inputs), _target(output)
-        loaded = _load(model or default_model(RECONSTRUCT_MODEL), device, precision)
+        pipe = _load(model or default_model(RECONSTRUCT_MODEL), device, precision)
         bar, callback = _progress_callback(inputs, "reconstructing")
         with bar:
             report = reconstruct_files(
-                loaded,
-                sources,
-                target,
-                per_file=per_file,
-                overwrite=overwrite,
-                progress=callback,
+                pipe, sources, target, per_file=per_file, overwrite=overwrite, progress=callback
             )
-        if per_file or report.skipped:
+        if per_file:
             _finish(report, "reconstructed")
         else:
-            _say(f"aeinfer: reconstructed {report.processed} image(s) → {_where(output)}")
+            _done(report, f"reconstructed {report.processed} input(s) → {_where(output)}")
 
 
 @app.command()
@@ -278,26 +298,26 @@ def score(
     inputs: list[Path] = typer.Argument(..., help=INPUTS_HELP, show_default=False),
     model: str | None = typer.Option(None, "--model", "-m", help=FALLBACK_HELP),
     device: Device = typer.Option(Device.auto, "--device", help=DEVICE_HELP),
-    precision: Precision = typer.Option(Precision[FP32], "--precision", help=PRECISION_HELP),
+    precision: Precision = typer.Option(Precision["fp32"], "--precision", help=PRECISION_HELP),
     as_json: bool = typer.Option(
-        False, "--json", help="Print JSON: the scores and the test-set distribution."
+        False, "--json", help="Print JSON: the scores and the reference distribution."
     ),
 ) -> None:
-    """Anomaly score per image (reconstruction error), with its percentile in the test set.
+    """Anomaly score per input (reconstruction error), with its percentile in the card's
+    reference distribution.
 
-    Score: mean squared error per pixel (in 0..1) between the digit and its reconstruction.
-
-    Prints "path  score  percentile", the percentile among MNIST test digits (from the card).
+    Score: mean squared error per value between what the model sees and its reconstruction.
+    Prints "path  score  percentile".
     """
     with _errors():
         from aeinfer.jobs import score_files
         from aeinfer.zoo import default_model
 
         sources = _sources(inputs)
-        loaded = _load(model or default_model(RECONSTRUCT_MODEL), device, precision)
+        pipe = _load(model or default_model(RECONSTRUCT_MODEL), device, precision)
         bar, callback = _progress_callback(inputs, "scoring")
         with bar:
-            report = score_files(loaded, sources, progress=callback)
+            report = score_files(pipe, sources, progress=callback)
         _print_scores(report, as_json)
 
 
@@ -309,10 +329,10 @@ def _print_scores(report: ScoreReport, as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2))
     else:
-        width = max((len(row.path) for row in report.rows), default=0)
+        width = max((len(row.label) for row in report.rows), default=0)
         for row in report.rows:
             shown = "-" if row.percentile is None else f"{row.percentile:.{PERCENTILE_DIGITS}f}"
-            typer.echo(f"{row.path:<{width}}  {row.score:.{SCORE_DIGITS}f}  {shown}")
+            typer.echo(f"{row.label:<{width}}  {row.value:.{SCORE_DIGITS}f}  {shown}")
         _say(_distribution_line(report))
     if report.failed:
         raise typer.Exit(EXIT_ERROR)
@@ -322,15 +342,13 @@ def _distribution_line(report: ScoreReport) -> str:
     dist = report.distribution
     if dist is None:
         return (
-            f"aeinfer: note: model {report.model!r} has no test-set score distribution in its "
-            "card (exported before aeinfer recorded one); percentiles unavailable"
+            f"aeinfer: note: model {report.model!r} has no reference score distribution in its "
+            "card; percentiles unavailable"
         )
-    cuts = ", ".join(
-        f"p{key} {value:.{SCORE_DIGITS}f}" for key, value in dist["percentiles"].items()
-    )
+    cuts = ", ".join(f"p{k} {v:.{SCORE_DIGITS}f}" for k, v in dist["percentiles"].items())
     return (
-        f"aeinfer: columns: path, {dist['metric']}, percentile in {dist['split']} "
-        f"({dist['count']} images: mean {dist['mean']:.{SCORE_DIGITS}f}; {cuts})"
+        f"aeinfer: columns: path, score ({dist['metric']}), percentile in {dist['split']} "
+        f"({dist['count']} items: mean {dist['mean']:.{SCORE_DIGITS}f}; {cuts})"
     )
 
 
@@ -343,24 +361,21 @@ def sample(
     ),
     model: str = typer.Option(VARIATIONAL_MODEL, "--model", "-m", help=MODEL_HELP),
     device: Device = typer.Option(Device.auto, "--device", help=DEVICE_HELP),
-    precision: Precision = typer.Option(Precision[FP32], "--precision", help=PRECISION_HELP),
+    precision: Precision = typer.Option(Precision["fp32"], "--precision", help=PRECISION_HELP),
     output_format: Format = typer.Option(Format.png, "--format", help=FORMAT_HELP),
     latents: bool = typer.Option(
         False,
         "--latents",
-        help="With --format npy: write the codes z instead, for `aeinfer decode` to redraw.",
+        help="With --format npy: write the codes instead, for `aeinfer decode` to redraw.",
     ),
-    overwrite: bool = typer.Option(True, "--overwrite/--no-overwrite", help="Replace OUTPUT."),
+    overwrite: bool = _overwrite(),
 ) -> None:
-    """Decode random draws z ~ N(0, I) of a variational model into a grid.
-
-    The grid is the picture `aeinfer decode` makes of the codes --format npy --latents writes.
-    """
+    """Decode random draws from a variational model's prior into a grid."""
     with _errors():
         from aeinfer.jobs import OutputFormat, write_samples
 
         target = _target(output)
-        drawn = write_samples(
+        report = write_samples(
             _load(model, device, precision),
             count,
             seed,
@@ -369,7 +384,9 @@ def sample(
             latents=latents,
             overwrite=overwrite,
         )
-        _say(f"aeinfer: sampled {count} image(s), seed {drawn.seed} → {_where(output)}")
+        _done(
+            report, f"sampled {count} item(s), seed {report.detail.get('seed')} → {_where(output)}"
+        )
 
 
 @app.command()
@@ -380,17 +397,17 @@ def manifold(
         "--size",
         min=2,
         max=MAX_MANIFOLD_SIZE,
-        help="Cells per side (each a decoded 28×28 digit).",
+        help="Cells per side (each a decoded item at the model's size).",
     ),
     extent: float = typer.Option(
         DEFAULT_MANIFOLD_RANGE, "--range", min=0.0, help="Codes span −RANGE…+RANGE on each axis."
     ),
     model: str = typer.Option(VARIATIONAL_MODEL, "--model", "-m", help=MODEL_HELP),
     device: Device = typer.Option(Device.auto, "--device", help=DEVICE_HELP),
-    precision: Precision = typer.Option(Precision[FP32], "--precision", help=PRECISION_HELP),
-    overwrite: bool = typer.Option(True, "--overwrite/--no-overwrite", help="Replace OUTPUT."),
+    precision: Precision = typer.Option(Precision["fp32"], "--precision", help=PRECISION_HELP),
+    overwrite: bool = _overwrite(),
 ) -> None:
-    """Draw a vae's 2-D latent space as a grid of decoded digits, with labelled axes.
+    """Draw a 2-D latent space as a grid of decoded items, with labelled axes.
 
     z[0] runs from −RANGE to +RANGE left to right, z[1] bottom to top (as in the Keras VAE).
     """
@@ -398,36 +415,38 @@ def manifold(
         from aeinfer.jobs import write_manifold
 
         target = _target(output)
-        write_manifold(_load(model, device, precision), size, extent, target, overwrite=overwrite)
-        _say(f"aeinfer: manifold {size}×{size} over ±{extent:g} → {_where(output)}")
+        report = write_manifold(
+            _load(model, device, precision), size, extent, target, overwrite=overwrite
+        )
+        _done(report, f"manifold {size}×{size} over ±{extent:g} → {_where(output)}")
 
 
 @app.command()
 def interpolate(
-    first: Path = typer.Argument(..., help="The first image ('-': stdin).", show_default=False),
-    last: Path = typer.Argument(..., help="The last image ('-': stdin).", show_default=False),
+    first: Path = typer.Argument(..., help="The first input ('-': stdin).", show_default=False),
+    last: Path = typer.Argument(..., help="The last input ('-': stdin).", show_default=False),
     output: Path = typer.Option(..., "-o", "--output", help=PICTURE_HELP),
     steps: int = typer.Option(
-        DEFAULT_STEPS, "--steps", min=2, help="Images in the strip, both ends included."
+        DEFAULT_STEPS, "--steps", min=2, help="Items in the strip, both ends included."
     ),
     model: str | None = typer.Option(None, "--model", "-m", help=FALLBACK_HELP),
     device: Device = typer.Option(Device.auto, "--device", help=DEVICE_HELP),
-    precision: Precision = typer.Option(Precision[FP32], "--precision", help=PRECISION_HELP),
+    precision: Precision = typer.Option(Precision["fp32"], "--precision", help=PRECISION_HELP),
     output_format: Format = typer.Option(Format.png, "--format", help=FORMAT_HELP),
-    overwrite: bool = typer.Option(True, "--overwrite/--no-overwrite", help="Replace OUTPUT."),
+    overwrite: bool = _overwrite(),
 ) -> None:
-    """Decode the straight line between two images' codes into one strip.
+    """Decode the straight line between two inputs' codes into one strip.
 
-    Both ends are included (for a vae the line joins the posterior means); digits are ×4.
+    Both ends are included (for a variational model the line joins the posterior means).
     """
     with _errors():
         from aeinfer.jobs import OutputFormat, write_interpolation
         from aeinfer.zoo import default_model
 
         if _is_stdio(first) and _is_stdio(last):
-            raise InputError("only one of the two images can be read from stdin")
+            raise InputError("only one of the two inputs can be read from stdin")
         sources, target = (_source(first), _source(last)), _target(output)
-        write_interpolation(
+        report = write_interpolation(
             _load(model or default_model(RECONSTRUCT_MODEL), device, precision),
             *sources,
             steps,
@@ -435,79 +454,96 @@ def interpolate(
             output_format=OutputFormat(output_format.value),
             overwrite=overwrite,
         )
-        _say(f"aeinfer: interpolated {steps} step(s) → {_where(output)}")
+        _done(report, f"interpolated {steps} step(s) → {_where(output)}")
 
 
 @app.command()
 def scatter(
     output: Path = typer.Option(..., "-o", "--output", help=PICTURE_HELP),
     data_dir: Path | None = typer.Option(
-        None, "--data", help="MNIST folder [default: $AEINFER_DATA, else the user cache]."
+        None,
+        "--data-dir",
+        "--data",
+        help="The MNIST folder (its test split is plotted), or a folder with one subfolder of "
+        "inputs per label [default: $AEINFER_DATA, else the user cache's MNIST].",
     ),
     model: str = typer.Option(VARIATIONAL_MODEL, "--model", "-m", help=MODEL_HELP),
     limit: int | None = typer.Option(
-        None, "--limit", min=1, help="Use only the first N test images [default: all 10 000]."
+        None, "--limit", min=1, help="Use only the first N items [default: all]."
     ),
     device: Device = typer.Option(Device.auto, "--device", help=DEVICE_HELP),
-    precision: Precision = typer.Option(Precision[FP32], "--precision", help=PRECISION_HELP),
-    overwrite: bool = typer.Option(True, "--overwrite/--no-overwrite", help="Replace OUTPUT."),
+    precision: Precision = typer.Option(Precision["fp32"], "--precision", help=PRECISION_HELP),
+    overwrite: bool = _overwrite(),
 ) -> None:
-    """Plot the MNIST test digits' 2-D codes, coloured by digit, with axes and a legend.
+    """Plot labelled data's 2-D codes, coloured by label, with axes and a legend.
 
-    For a vae the codes are the posterior means (as in the Keras VAE example).
+    For a variational model the codes are the posterior means (as in the Keras VAE example).
     """
     with _errors():
         from aeinfer.jobs import write_scatter
 
         target = _target(output)
-        points = write_scatter(
+        report = write_scatter(
             _load(model, device, precision), data_dir, target, limit=limit, overwrite=overwrite
         )
-        _say(f"aeinfer: plotted {points} code(s) → {_where(output)}")
+        _done(report, f"plotted {report.processed} code(s) → {_where(output)}")
 
 
 @app.command()
 def encode(
     inputs: list[Path] = typer.Argument(..., help=INPUTS_HELP, show_default=False),
-    output: Path = typer.Option(..., "-o", "--output", help="Where to write the latents (.npy)."),
+    output: Path = typer.Option(
+        ..., "-o", "--output", help="Where to write the codes (.npy; '-': .npy bytes to stdout)."
+    ),
     model: str = typer.Option(DENOISE_MODEL, "--model", "-m", help=MODEL_HELP),
     device: Device = typer.Option(Device.auto, "--device", help=DEVICE_HELP),
-    precision: Precision = typer.Option(Precision[FP32], "--precision", help=PRECISION_HELP),
-    overwrite: bool = typer.Option(True, "--overwrite/--no-overwrite", help="Replace OUTPUT."),
+    precision: Precision = typer.Option(Precision["fp32"], "--precision", help=PRECISION_HELP),
+    overwrite: bool = _overwrite(),
 ) -> None:
-    """Encode images to latent codes (.npy), one row per image.
+    """Encode inputs to codes (.npy), one row per item.
 
-    Rows have shape latent_shape, in input order (folders sorted); a vae's code is its mean.
+    Rows are in input order (folders sorted); a signal file holding (N, C, T) gives N rows; a
+    variational model's code is its posterior mean.
     """
     with _errors():
         from aeinfer.jobs import encode_files
 
-        codes, files = encode_files(
-            _load(model, device, precision), inputs, output, overwrite=overwrite
-        )
-        _say(f"aeinfer: encoded {len(files)} image(s) → {output} {tuple(codes.shape)}")
+        sources, target = _sources(inputs), _target(output)
+        report = encode_files(_load(model, device, precision), sources, target, overwrite=overwrite)
+        shape = report.detail.get("shape")
+        _done(report, f"encoded {report.processed} input(s) → {_where(output)} {shape}")
 
 
 @app.command()
 def decode(
     latents: Path = typer.Argument(
-        ..., help="A .npy of shape (N, *latent_shape).", show_default=False
+        ..., help="A .npy of codes (N, *latent) ('-': stdin).", show_default=False
     ),
     output: Path = typer.Option(
-        ..., "-o", "--output", help="An image file (a grid of all decoded images) or a folder."
+        ...,
+        "-o",
+        "--output",
+        help="x.npy (the items as an array), an image file (a grid of them), a folder (one "
+        "file each), or '-' (.npy to stdout).",
     ),
     model: str = typer.Option(DENOISE_MODEL, "--model", "-m", help=MODEL_HELP),
     device: Device = typer.Option(Device.auto, "--device", help=DEVICE_HELP),
-    precision: Precision = typer.Option(Precision[FP32], "--precision", help=PRECISION_HELP),
-    overwrite: bool = typer.Option(True, "--overwrite/--no-overwrite", help="Replace outputs."),
+    precision: Precision = typer.Option(Precision["fp32"], "--precision", help=PRECISION_HELP),
+    overwrite: bool = _overwrite(),
 ) -> None:
-    """Decode latent codes (from `aeinfer encode`) back to 28×28 images."""
+    """Decode codes (from `aeinfer encode`) back to images or signals."""
     with _errors():
         from aeinfer.jobs import decode_file
 
-        written = decode_file(_load(model, device, precision), latents, output, overwrite=overwrite)
-        where = written[0] if len(written) == 1 else output
-        _say(f"aeinfer: decoded → {where} ({len(written)} file(s))")
+        report = decode_file(
+            _load(model, device, precision), _source(latents), _target(output), overwrite=overwrite
+        )
+        where = (
+            _where(output)
+            if len(report.written) <= 1
+            else f"{output} ({len(report.written)} files)"
+        )
+        _done(report, f"decoded {report.processed} code(s) → {where}")
 
 
 @app.command()
@@ -525,12 +561,13 @@ def models(
         from rich.console import Console
         from rich.table import Table
 
-        table = Table("name", "family", "latent", "precisions", "description")
+        table = Table("name", "item", "latent", "preparation", "precisions", "description")
         for row in rows:
             table.add_row(
                 row["name"],
-                row["family"],
+                row["item"],
                 "×".join(map(str, row["latent_shape"])),
+                row["preparation"],
                 " ".join(row["precisions"]),
                 row["description"],
             )
@@ -542,51 +579,55 @@ def info(
     model: str = typer.Argument(..., help=MODEL_HELP, show_default=False),
     as_json: bool = typer.Option(False, "--json", help="Print the whole card as JSON."),
 ) -> None:
-    """Show a model's card: family, input layout, latent shape, training, metrics, checksums."""
+    """Show a model's card: item, latent, preparation, tasks, training, metrics, graphs."""
     with _errors():
-        from aeinfer.metadata import read_card
+        from aeinfer.card import read_card
         from aeinfer.zoo import resolve
 
         card = read_card(resolve(model))
         if as_json:
-            typer.echo(json.dumps(card.data, indent=2))
+            typer.echo(json.dumps(card.to_json(), indent=2))
             return
         data = card.data
+        training = card.provenance.get("training", {})
+        prep = card.preparation
         lines = [
             f"name:        {card.name}",
-            f"family:      {card.family} — {data.get('description', '')}",
+            f"family:      {card.family} — {card.description}",
             f"path:        {card.directory}",
-            f"input:       {card.layout} layout, {data['input'].get('shape')}, "
-            f"{data['input'].get('dtype')} in {data['input'].get('range')}",
-            f"latent:      {card.latent_kind} {list(card.latent_shape)}",
-            f"opset:       {data.get('export', {}).get('opset')}",
-            f"training:    {data.get('training', {}).get('data', '?')}, "
-            f"{data.get('training', {}).get('epochs', '?')} epochs",
+            f"item:        {data.modality} {data.describe()}, channels {' '.join(data.channels)}, "
+            f"range {list(data.range) if data.range else 'unbounded'}",
+            f"latent:      {card.latent.kind} "
+            f"(N, {', '.join(a.describe() for a in card.latent.axes)})"
+            + (f", prior {card.latent.prior}" if card.latent.prior else ""),
+            f"preparation: {prep.adapter} v{prep.version} "
+            + json.dumps(dict(prep.params), sort_keys=True),
+            f"tasks:       {', '.join(card.tasks)}",
+            f"training:    {training.get('data', '?')}, {training.get('epochs', '?')} epochs",
         ]
         lines += [f"metric:      {k} = {v}" for k, v in card.metrics.items()]
-        if isinstance(data.get("score"), dict):
-            dist = data["score"]
-            cuts = ", ".join(f"p{k} {v:.4g}" for k, v in dist.get("percentiles", {}).items())
-            lines.append(f"score:       {dist.get('metric')} on {dist.get('split')}: {cuts}")
-        lines += _variant_lines(data)
-        lines += [f"sha256:      {name} {f['sha256']}" for name, f in data["files"].items()]
+        if card.score is not None:
+            cuts = ", ".join(f"p{k} {v:.4g}" for k, v in card.score.percentiles.items())
+            lines.append(f"score:       {card.score.metric} on {card.score.split}: {cuts}")
+        lines += _precision_lines(card)
         typer.echo("\n".join(lines))
 
 
-def _variant_lines(card: dict[str, Any]) -> list[str]:
-    """One line per reduced-precision variant: its cost on the primary metric and its speed."""
+def _precision_lines(card: Any) -> list[str]:
+    """One line per precision: files and checksums, and a variant's measured cost and speed."""
     lines = []
-    for precision, variant in card.get("variants", {}).items():
-        cost, speed = variant.get("cost", {}), variant.get("speed", {})
-        lines.append(
-            f"precision:   {precision}: {cost.get('metric')} {cost.get('delta', 0.0):+.4g} vs "
-            f"fp32, {speed.get('ratio_to_fp32', 0.0):.2f}× fp32 speed "
-            f"(batch {speed.get('batch')}, {speed.get('machine')})"
+    for precision, entry in card.graphs.items():
+        files = ", ".join(f"{g.file} {g.sha256[:12]}…" for g in (entry.encoder, entry.decoder))
+        measured = entry.measured or {}
+        cost, speed = measured.get("cost", {}), measured.get("speed", {})
+        figures = (
+            f"; {cost.get('metric')} {cost.get('delta', 0.0):+.4g} vs fp32, "
+            f"{speed.get('ratio_to_fp32', 0.0):.2f}× fp32 speed"
+            if cost
+            else ""
         )
-    lines += [
-        f"precision:   {precision}: not made ({why})"
-        for precision, why in card.get("variants_not_made", {}).items()
-    ]
+        lines.append(f"precision:   {precision}: {files}{figures}")
+    lines += [f"precision:   {p}: not made ({why})" for p, why in card.not_made.items()]
     return lines
 
 
@@ -632,6 +673,24 @@ def train(
     data_dir: Path | None = typer.Option(
         None, "--data-dir", help="MNIST folder [default: $AEINFER_DATA, else the user cache]."
     ),
+    images: Path | None = typer.Option(
+        None, "--images", help="Train on your own images: a folder, searched recursively."
+    ),
+    signals: Path | None = typer.Option(
+        None, "--signals", help="Train on your own signals: a folder of .npy/.csv/.wav files."
+    ),
+    size: str | None = typer.Option(
+        None, "--size", help="With --images: the model's size, 64 or 64x48 (width x height)."
+    ),
+    channels: int | None = typer.Option(
+        None, "--channels", min=1, max=3, help="With --images: 1 (grey) or 3 (RGB)."
+    ),
+    fit: str | None = typer.Option(
+        None, "--fit", help="With --images: stretch (default) or letterbox into the size."
+    ),
+    val_fraction: float | None = typer.Option(
+        None, "--val-fraction", min=0.0, max=0.9, help="Held-out share of --images/--signals [0.1]."
+    ),
     epochs: int | None = typer.Option(
         None, "--epochs", min=1, help="Override the family's epochs."
     ),
@@ -642,14 +701,25 @@ def train(
         None, "--max-steps", min=1, help="Stop after this many steps (smoke runs)."
     ),
     train_limit: int | None = typer.Option(
-        None, "--train-limit", min=1, help="Use only the first N training images."
+        None, "--train-limit", min=1, help="Use only the first N training items."
     ),
 ) -> None:
-    """Train a model family on MNIST (seeded; resumes from the run folder's last checkpoint)."""
+    """Train a model family on MNIST or on your own images or signals (seeded; resumes from
+    the run folder's last checkpoint)."""
     with _errors():
         _require_training()
+        from aeinfer.train.data import data_spec
         from aeinfer.train.trainer import train as run_training
 
+        spec = data_spec(
+            mnist=data_dir,
+            images=images,
+            signals=signals,
+            size=size,
+            channels=channels,
+            fit=fit,
+            val_fraction=val_fraction,
+        )
         overrides = {
             key: value
             for key, value in {
@@ -663,7 +733,7 @@ def train(
             if value is not None
         }
         result = run_training(
-            family, run_dir or Path("runs") / family, data_dir=data_dir, train_overrides=overrides
+            family, run_dir or Path("runs") / family, data=spec, train_overrides=overrides
         )
         shown = " ".join(f"{k}={v:.4g}" for k, v in result.metrics.items())
         _say(f"aeinfer: {family}: {result.steps} steps, checkpoint {result.checkpoint}; {shown}")
@@ -678,11 +748,15 @@ def export_cmd(
         ...,
         "-o",
         "--output",
-        help="Model folder to create (encoder.onnx, decoder.onnx, card.json).",
+        help="Model folder to create (encoder.onnx, decoder.onnx, card.json); its name is the "
+        "model's.",
     ),
-    name: str | None = typer.Option(None, "--name", help="Model name [default: the family]."),
+    name: str | None = typer.Option(None, "--name", help="Model name [default: the folder's]."),
     data_dir: Path | None = typer.Option(
-        None, "--data-dir", help="MNIST folder, for the real-image parity check."
+        None,
+        "--data-dir",
+        help="Where the training data is now, if it moved (MNIST, or the --images/--signals "
+        "folder).",
     ),
     atol: float = typer.Option(1e-4, "--atol", help="Parity tolerance: absolute part."),
     rtol: float = typer.Option(1e-3, "--rtol", help="Parity tolerance: relative part."),
@@ -696,9 +770,12 @@ def export_cmd(
         card = export_checkpoint(
             checkpoint, output, name=name, data_dir=data_dir, tolerance=Tolerance(atol, rtol)
         )
-        worst = max(card["export"]["parity_max_abs_diff"].values())
-        what = f"{card['name']} ({card['family']})"
-        _say(f"aeinfer: exported {what} → {output}; parity max |diff| {worst:.2g}")
+        parity = card.provenance["export"]["parity_max_abs_diff"]
+        worst = max(parity.values()) if parity else 0.0
+        _say(
+            f"aeinfer: exported {card.name} ({card.family}) → {output}; "
+            f"parity max |diff| {worst:.2g}"
+        )
 
 
 @data_app.command("download")
@@ -723,7 +800,7 @@ def data_verify(
 ) -> None:
     """Check the local MNIST files against their published content checksums."""
     with _errors():
-        from aeinfer.train.data import MNIST_FILES, resolve_data_dir, verify_content
+        from aeinfer.mnist import MNIST_FILES, resolve_data_dir, verify_content
 
         directory = resolve_data_dir(data_dir)
         for name, md5 in MNIST_FILES.items():

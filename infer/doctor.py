@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass, field
 
 from aeinfer import __version__
-from aeinfer.metadata import ENCODER_FILE
+from aeinfer.card import read_card
 from aeinfer.session import INSTALL_HINT, ORT_LOG_ERROR, installed_runtimes
 from aeinfer.zoo import MODELS_DIR, bundled_names
 
@@ -72,7 +72,7 @@ def run_checks() -> DoctorReport:
     if not names:
         report.warnings.append("no bundled model found to probe providers with")
         return report
-    model_bytes = (MODELS_DIR / names[0] / ENCODER_FILE).read_bytes()
+    model_bytes = read_card(MODELS_DIR / names[0]).graph_path("encoder").read_bytes()
     for provider in available:
         if provider in PROBED_PROVIDERS:
             report.lines.append(f"  {provider}: {_probe(ort, provider, model_bytes)}")

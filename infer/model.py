@@ -1,14 +1,22 @@
-"""The runtime model: an encoder and a decoder session behind a numpy API.
+"""The tensor layer: an encoder and a decoder session behind a numpy API, shaped by the card.
 
-Images go in as (N, H, W) — or one (H, W) — uint8 in 0..255 or float in [0, 1], PIL images
-or paths; decoded images come back float32 (N, H, W) in [0, 1], whatever layout the family
-uses inside its graphs. A loaded model is safe to call from several threads: ONNX Runtime's
+Items go in as ``(N, *item)`` arrays in the data's own units — ``(N, C, H, W)`` images,
+``(N, C, T)`` signals — or one item without the batch axis; for grey images ``(N, H, W)`` and
+``(H, W)`` are accepted too, and uint8 pixels are scaled to [0, 1]. Codes come out as
+``(N, *latent)``, decoded items as ``(N, *item)``. The card says everything: the item's axes
+(fixed or free, and the multiple a free axis must be), the value range, a normalisation, how
+the graphs lay an item out (as it is, without size-1 axes, or flattened), and the latent's axes.
+A wrong shape, dtype or range is one :class:`~aeinfer.errors.InputError` line naming the input,
+what it is and what the model takes; nothing reaches ONNX Runtime that it would refuse.
+
+This module knows nothing of files, pictures or preparation (see :mod:`aeinfer.adapters` and
+:mod:`aeinfer.tasks`). A loaded model is safe to call from several threads: ONNX Runtime's
 ``run`` is thread-safe and the model keeps no per-call state.
 """
 
 from __future__ import annotations
 
-import copy
+import math
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -16,78 +24,108 @@ from typing import Any
 
 import numpy as np
 
-from aeinfer.errors import CapabilityError, InputError, ModelIntegrityError
-from aeinfer.metadata import (
+from aeinfer.card import (
+    FEATURES,
     FP32,
-    IMAGE_NAME,
-    LATENT_GAUSSIAN,
-    LATENT_NAME,
-    LAYOUT_FLAT,
-    LAYOUT_IMAGE,
+    GAUSSIAN,
+    IMAGE,
     PRECISIONS,
     ROLES,
     Card,
-    graph_file,
-    metadata_props_to_card,
+    card_from_metadata,
+    graph_problems,
+    item_layout,
     read_card,
-    sha256_file,
+    sha256_bytes,
 )
+from aeinfer.errors import CapabilityError, InputError, ModelIntegrityError
 from aeinfer.session import Placement, create_session
 from aeinfer.zoo import resolve
 
-# Bounded batches keep memory flat however many images a caller passes at once.
 MAX_BATCH = 1024
+"""Items per ONNX Runtime call at most: bounds memory however many items a caller passes."""
+MAX_BATCH_VALUES = 1 << 22
+"""...and values per call at most (4 Mi floats, 16 MB), for large free-size items."""
 UINT8_MAX = 255.0
-# ONNX Runtime device names for IO binding.
 BOUND_DEVICE_CUDA = "cuda"
 BOUND_DEVICE_HOST = "cpu"
-ImageInput = np.ndarray | Sequence[Any] | Path | str | Any
+Array = np.ndarray | Sequence[Any]
+
+
+def _shape_text(shape: Sequence[Any]) -> str:
+    return "(" + ", ".join(str(s) for s in shape) + ")"
 
 
 class Model:
-    """An autoencoder served by ONNX Runtime. Use :func:`aeinfer.load` to get one."""
+    """An autoencoder served by ONNX Runtime: tensors in, tensors out.
+
+    Most users get one through :func:`aeinfer.load`, which adds file-level calls on top.
+    """
 
     def __init__(self, card: Card, device: str = "auto", precision: str = FP32) -> None:
         self._card = card
-        self._precision = _check_precision(card, precision)
-        sessions = {}
+        self._precision = check_precision(card, precision)
+        sessions: dict[str, Any] = {}
         placements: list[Placement] = []
         for role in ROLES:
-            file_name = graph_file(role, precision)
-            path = card.graph_path(file_name)
-            data = path.read_bytes()
-            expected = card.data["files"].get(file_name, {}).get("sha256")
-            # Hash the very bytes handed to ORT, so what runs is what was verified.
-            if expected is not None and _sha256(data) != expected:
+            path = card.graph_path(role, precision)
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                raise ModelIntegrityError(f"{path}: cannot read ({exc.strerror})") from exc
+            # Hash the very bytes handed to ONNX Runtime, so what runs is what was verified.
+            if sha256_bytes(data) != card.graph_file(role, precision).sha256:
                 raise ModelIntegrityError(
                     f"{path}: sha256 does not match the model card (truncated or modified file)"
                 )
             session, placement = create_session(data, device, str(path))
-            graph_meta = metadata_props_to_card(session.get_modelmeta().custom_metadata_map)
-            if graph_meta.get("family", card.family) != card.family:
+            spec = card.encoder if role == "encoder" else card.decoder
+            problems = graph_problems(spec, session.get_inputs(), session.get_outputs())
+            said = card_from_metadata(session.get_modelmeta().custom_metadata_map)
+            for key in ("name", "family"):
+                if key in said and said[key] != getattr(card, key):
+                    problems.append(
+                        f"graph says {key} {said[key]!r}, card says {getattr(card, key)!r}"
+                    )
+            if problems:
                 raise ModelIntegrityError(
-                    f"{path}: graph says family {graph_meta.get('family')!r}, "
-                    f"card says {card.family!r}"
+                    f"{path}: the graph disagrees with its card: {'; '.join(problems)}"
                 )
             sessions[role] = session
             placements.append(placement)
-        self._encoder, self._decoder = (sessions[role] for role in ROLES)
+        self._encoder, self._decoder = sessions["encoder"], sessions["decoder"]
         self._placement = placements[0]
-        # On CUDA, batches go through IO binding: the codes stay in GPU memory between the
-        # encoder and the decoder instead of a round trip through host memory.
-        self._bound_device: str | None = BOUND_DEVICE_CUDA if self._placement.on_cuda else None
-        # The code (or a VAE's mean) is the encoder's first output.
-        self._code_output = [self._encoder.get_outputs()[0].name]
-        # Read once: the card's properties parse its JSON on every access.
-        self._image_shape = card.image_shape
-        self._latent_shape = card.latent_shape
-        self._layout_shape = _layout_shape(card.layout, self._image_shape)
+        # On CUDA, round trips go through IO binding: the codes stay in GPU memory between
+        # the encoder and the decoder instead of a round trip through host memory.
+        self._bound = self._placement.on_cuda
+        self._input_name = card.encoder.inputs[0].name
+        self._code_output = card.encoder.outputs[0].name
+        self._latent_input = card.decoder.inputs[0].name
+        self._image_output = card.decoder.outputs[0].name
+        self._item_axes = card.data.axes
+        graph_axes = card.encoder.inputs[0].axes[1:]
+        self._flat = graph_axes[0].name == FEATURES
+        # Item axes the graphs leave out (fixed, size 1: an LSTM's channel axis).
+        names = {axis.name for axis in graph_axes}
+        self._dropped = frozenset(
+            i for i, axis in enumerate(self._item_axes) if axis.size == 1 and axis.name not in names
+        )
+        if item_layout(card.data, card.encoder.inputs[0]) is None:  # parse_card checked this
+            raise ModelIntegrityError(f"{card.name}: the encoder cannot hold the card's item")
+        norm = card.data.normalization
+        broadcast = (-1,) + (1,) * (len(self._item_axes) - 1)
+        self._mean = None if norm is None else np.asarray(norm.mean, np.float32).reshape(broadcast)
+        self._std = None if norm is None else np.asarray(norm.std, np.float32).reshape(broadcast)
 
-    # --- description -------------------------------------------------------------------
+    # --- description -----------------------------------------------------------------------
+    @property
+    def card(self) -> Card:
+        return self._card
+
     @property
     def info(self) -> dict[str, Any]:
-        """The model card (metadata) as a dict; a copy, safe to modify."""
-        return copy.deepcopy(self._card.data)
+        """The model card as JSON data (format 2); a fresh copy, safe to modify."""
+        return self._card.to_json()
 
     @property
     def name(self) -> str:
@@ -98,7 +136,7 @@ class Model:
         return self._card.family
 
     @property
-    def path(self) -> Path:
+    def path(self) -> Path | None:
         return self._card.directory
 
     @property
@@ -108,20 +146,20 @@ class Model:
 
     @property
     def precisions(self) -> tuple[str, ...]:
-        """Every precision this model ships in (fp32 first)."""
         return self._card.precisions
 
     @property
-    def latent_shape(self) -> tuple[int, ...]:
-        return self._latent_shape
+    def item_shape(self) -> tuple[int | None, ...]:
+        """The item's shape, None for a free axis: (1, 28, 28), (3, None, None), (2, 128)."""
+        return self._card.data.shape
 
     @property
-    def image_shape(self) -> tuple[int, int]:
-        return self._image_shape
+    def latent_shape(self) -> tuple[int | None, ...]:
+        return self._card.latent.shape
 
     @property
     def is_variational(self) -> bool:
-        return self._card.latent_kind == LATENT_GAUSSIAN
+        return self._card.latent.kind == GAUSSIAN
 
     @property
     def providers(self) -> list[str]:
@@ -135,97 +173,247 @@ class Model:
 
     def __repr__(self) -> str:
         return (
-            f"Model(name={self.name!r}, family={self.family!r}, precision={self.precision!r}, "
-            f"providers={self.providers})"
+            f"Model(name={self.name!r}, family={self.family!r}, item={self.describe_items()}, "
+            f"precision={self.precision!r}, providers={self.providers})"
         )
 
-    # --- conversions -------------------------------------------------------------------
-    def as_images(self, x: ImageInput) -> np.ndarray:
-        """Any accepted image input → float32 (N, H, W) in [0, 1]."""
-        return as_images(x, self.image_shape)
+    def describe_items(self) -> str:
+        return self._card.data.describe()
 
-    def _to_layout(self, images: np.ndarray) -> np.ndarray:
-        """(N, H, W) → the family's input layout: a view, never a copy."""
-        return images.reshape(images.shape[0], *self._layout_shape)
+    def describe_latents(self) -> str:
+        return "(N, " + ", ".join(a.describe() for a in self._card.latent.axes) + ")"
 
-    def _check_latents(self, z: np.ndarray | Sequence[float]) -> np.ndarray:
-        z = np.asarray(z)
-        if not np.issubdtype(z.dtype, np.number) or np.issubdtype(z.dtype, np.complexfloating):
-            raise InputError(f"latents must be real numbers, got dtype {z.dtype}")
-        if z.shape == self.latent_shape:
-            z = z[None]
-        if z.shape[1:] != self.latent_shape:
+    # --- checking what comes in ------------------------------------------------------------
+    def check_items(self, x: Array, label: str = "input") -> np.ndarray:
+        """``x`` as a float32 (N, *item) batch in the data's units, or one InputError line."""
+        array = np.asarray(x) if not isinstance(x, np.ndarray) else x
+        if array.dtype == object:
+            raise InputError(f"{label}: not a numeric array (ragged or mixed items)")
+        data = self._card.data
+        batch = self._as_batch(array, label)
+        return self._values(batch, label, data.range, image=data.modality == IMAGE)
+
+    def _as_batch(self, array: np.ndarray, label: str) -> np.ndarray:
+        axes = self._item_axes
+        rank = len(axes)
+        grey_image = self._card.data.modality == IMAGE and axes[0].size == 1
+        if array.ndim == rank + 1 and self._fits(array.shape[1:]):
+            return array
+        if array.ndim == rank and self._fits(array.shape):
+            return array[None]
+        if grey_image and array.ndim == rank and self._fits((1, *array.shape[1:])):
+            return array[:, None]
+        if grey_image and array.ndim == rank - 1 and self._fits((1, *array.shape)):
+            return array[None, None]
+        single = "(" + ", ".join(a.describe() for a in axes) + ")"
+        raise InputError(
+            f"{label}: has shape {_shape_text(array.shape)}; model {self.name!r} takes "
+            f"{self.describe_items()} or one {single}{self._free_hint(array.shape)}"
+        )
+
+    def _fits(self, shape: Sequence[int]) -> bool:
+        if len(shape) != len(self._item_axes):
+            return False
+        for axis, size in zip(self._item_axes, shape, strict=True):
+            if axis.size is not None and size != axis.size:
+                return False
+            if axis.size is None and (size < 1 or size % axis.multiple_of):
+                return False
+        return True
+
+    def _free_hint(self, shape: Sequence[int]) -> str:
+        hints = [
+            f"{a.name} must be a multiple of {a.multiple_of}"
+            for a in self._item_axes
+            if a.size is None and a.multiple_of > 1
+        ]
+        return f" ({'; '.join(hints)})" if hints and shape else ""
+
+    def _values(
+        self, batch: np.ndarray, label: str, bounds: tuple[float, float] | None, *, image: bool
+    ) -> np.ndarray:
+        kind = batch.dtype.kind
+        if kind == "b":
+            return batch.astype(np.float32)
+        if kind == "u" and batch.dtype.itemsize == 1 and image and bounds == (0.0, 1.0):
+            values = batch.astype(np.float32)
+            values /= UINT8_MAX
+            return values
+        if kind not in "fiu":
+            raise InputError(f"{label}: values must be real numbers, got dtype {batch.dtype}")
+        values = np.ascontiguousarray(batch, dtype=np.float32)
+        if values.size == 0:
+            return values
+        low, high = float(values.min()), float(values.max())
+        # NaN fails every comparison: one check for finiteness and range.
+        if not (math.isfinite(low) and math.isfinite(high)):
+            raise InputError(f"{label}: values contain NaN or infinity")
+        if bounds is not None and (low < bounds[0] or high > bounds[1]):
+            hint = " (pass uint8 for 0..255 pixels)" if image and high > bounds[1] else ""
             raise InputError(
-                f"latent shape {tuple(z.shape)} does not match model {self.name!r}, which takes "
-                f"(N, {', '.join(map(str, self.latent_shape))})"
+                f"{label}: values span [{low:.4g}, {high:.4g}]; model {self.name!r} takes "
+                f"values in [{bounds[0]:g}, {bounds[1]:g}]{hint}"
             )
-        if not np.isfinite(z).all():
-            raise InputError("latents contain NaN or infinite values")
-        return np.ascontiguousarray(z, dtype=np.float32)
+        return values
 
-    # --- the API -----------------------------------------------------------------------
-    def encode_distribution(self, x: ImageInput) -> tuple[np.ndarray, np.ndarray]:
+    def check_latents(self, z: Array, label: str = "latents") -> np.ndarray:
+        """``z`` as a float32 (N, *latent) batch, or one InputError line."""
+        array = np.asarray(z) if not isinstance(z, np.ndarray) else z
+        axes = self._card.latent.axes
+
+        def fits(shape: Sequence[int]) -> bool:
+            return len(shape) == len(axes) and all(
+                (a.size is None and s >= 1) or s == a.size for a, s in zip(axes, shape, strict=True)
+            )
+
+        if array.dtype == object:
+            raise InputError(f"{label}: not a numeric array")
+        if array.ndim == len(axes) + 1 and fits(array.shape[1:]):
+            batch = array
+        elif array.ndim == len(axes) and fits(array.shape):
+            batch = array[None]
+        else:
+            single = "(" + ", ".join(a.describe() for a in axes) + ")"
+            raise InputError(
+                f"{label}: has shape {_shape_text(array.shape)}; model {self.name!r} decodes "
+                f"codes of shape {self.describe_latents()} or one {single}"
+            )
+        return self._values(batch, label, None, image=False)
+
+    # --- between the data's units and the graphs' -------------------------------------------
+    def to_graph(self, items: np.ndarray) -> np.ndarray:
+        """A checked item batch as the encoder graph takes it (normalised, laid out)."""
+        if self._mean is not None:
+            items = (items - self._mean) / self._std
+        n = items.shape[0]
+        if self._flat:
+            return items.reshape(n, -1)
+        if self._dropped:
+            kept = [s for i, s in enumerate(items.shape[1:]) if i not in self._dropped]
+            return items.reshape(n, *kept)
+        return items
+
+    def _from_graph(self, out: np.ndarray, like: Sequence[int]) -> np.ndarray:
+        items = out.reshape(out.shape[0], *like)
+        if self._std is not None:
+            items = items * self._std + self._mean
+        data = self._card.data
+        if data.clip and data.range is not None:
+            np.clip(items, data.range[0], data.range[1], out=items)
+        return items.astype(np.float32, copy=False)
+
+    def _decoded_shape(self, latents: np.ndarray) -> tuple[int, ...]:
+        """The item shape the decoder makes of codes of this shape (free axes × stride)."""
+        sizes = dict(zip((a.name for a in self._card.latent.axes), latents.shape[1:], strict=True))
+        strides = {a.name: a.stride for a in self._card.latent.axes}
+        shape = []
+        for axis in self._item_axes:
+            if axis.size is not None:
+                shape.append(axis.size)
+            else:
+                shape.append(sizes[axis.name] * (strides[axis.name] or 1))
+        return tuple(shape)
+
+    # --- the API -----------------------------------------------------------------------------
+    def encode(self, x: Array, label: str = "input") -> np.ndarray:
+        """Codes (N, *latent) float32; for a variational model, the posterior mean."""
+        items = self.check_items(x, label)
+        (codes,) = self._map(self._encode_batch, items, (self._empty_latent(),))
+        return codes
+
+    def encode_distribution(self, x: Array, label: str = "input") -> tuple[np.ndarray, np.ndarray]:
         """(mean, logvar) of q(z|x) for a variational model."""
         if not self.is_variational:
             raise CapabilityError(f"model {self.name!r} ({self.family}) is not variational")
-        mean, logvar = _map_batches(
-            lambda chunk: self._encoder.run(None, {IMAGE_NAME: self._to_layout(chunk)}),
-            self.as_images(x),
-            (self.latent_shape, self.latent_shape),
+        items = self.check_items(x, label)
+        mean, logvar = self._map(
+            lambda chunk: self._encoder.run(None, {self._input_name: self.to_graph(chunk)}),
+            items,
+            (self._empty_latent(),) * 2,
         )
         return mean, logvar
 
-    def encode(self, x: ImageInput) -> np.ndarray:
-        """Codes (N, *latent_shape) float32; for a variational model, the posterior mean."""
-        (codes,) = _map_batches(self._encode_batch, self.as_images(x), (self.latent_shape,))
-        return codes
+    def decode(self, z: Array, label: str = "latents") -> np.ndarray:
+        """Items (N, *item) float32 in the data's units (clipped to its range if the card says
+        so) from codes (N, *latent)."""
+        latents = self.check_latents(z, label)
+        shape = self._decoded_shape(latents)
+        (items,) = self._map(lambda chunk: [self._decode_batch(chunk, shape)], latents, (shape,))
+        return items
 
-    def decode(self, z: np.ndarray | Sequence[float]) -> np.ndarray:
-        """Images (N, H, W) float32 in [0, 1] from codes (N, *latent_shape)."""
-        (images,) = _map_batches(self._decode_batch, self._check_latents(z), (self.image_shape,))
-        return np.clip(images, 0.0, 1.0, out=images)
+    def reconstruct(self, x: Array, label: str = "input") -> np.ndarray:
+        """decoder(encoder(x)) as (N, *item); through the mean for a variational model."""
+        items = self.check_items(x, label)
+        (out,) = self._map(lambda chunk: [self._round_trip(chunk)], items, (items.shape[1:],))
+        return out
 
-    def reconstruct(self, x: ImageInput) -> np.ndarray:
-        """decoder(encoder(x)) as (N, H, W) float32 in [0, 1]; through the mean for a VAE.
+    def _encode_batch(self, items: np.ndarray) -> list[np.ndarray]:
+        return self._encoder.run([self._code_output], {self._input_name: self.to_graph(items)})
 
-        The same as ``decode(encode(x))``, but each batch's codes go from the encoder's output
-        straight into the decoder.
-        """
-        (images,) = _map_batches(self._round_trip_batch, self.as_images(x), (self.image_shape,))
-        return np.clip(images, 0.0, 1.0, out=images)
+    def _decode_batch(self, latents: np.ndarray, shape: Sequence[int]) -> np.ndarray:
+        out = self._decoder.run([self._image_output], {self._latent_input: latents})[0]
+        return self._from_graph(out, shape)
 
-    def _round_trip_batch(self, images: np.ndarray) -> list[np.ndarray]:
-        if self._bound_device is None:
-            return self._decode_batch(self._encode_batch(images)[0])
-        return self._round_trip_bound(images, self._bound_device)
+    def _round_trip(self, items: np.ndarray) -> np.ndarray:
+        if not self._bound:
+            (codes,) = self._encode_batch(items)
+            return self._decode_batch(codes, items.shape[1:])
+        return self._round_trip_bound(items)
 
-    def _round_trip_bound(self, images: np.ndarray, device: str) -> list[np.ndarray]:
-        """decoder(encoder(images)) with IO binding: the images are copied to ``device`` once,
-        the codes are left there (an OrtValue handed from encoder to decoder), and only the
-        decoded images come back to host memory."""
+    def _round_trip_bound(self, items: np.ndarray, device: str = BOUND_DEVICE_CUDA) -> np.ndarray:
+        """decoder(encoder(items)) with IO binding: the items are copied to ``device`` once,
+        the codes stay there (an OrtValue handed from encoder to decoder), and only the decoded
+        items come back to host memory."""
         encoding = self._encoder.io_binding()
-        encoding.bind_cpu_input(IMAGE_NAME, np.ascontiguousarray(self._to_layout(images)))
-        encoding.bind_output(self._code_output[0], device)
+        encoding.bind_cpu_input(self._input_name, np.ascontiguousarray(self.to_graph(items)))
+        encoding.bind_output(self._code_output, device)
         self._encoder.run_with_iobinding(encoding)
         decoding = self._decoder.io_binding()
-        decoding.bind_ortvalue_input(LATENT_NAME, encoding.get_outputs()[0])
-        decoding.bind_output(IMAGE_NAME, BOUND_DEVICE_HOST)
+        decoding.bind_ortvalue_input(self._latent_input, encoding.get_outputs()[0])
+        decoding.bind_output(self._image_output, BOUND_DEVICE_HOST)
         self._decoder.run_with_iobinding(decoding)
-        return decoding.copy_outputs_to_cpu()
+        return self._from_graph(decoding.copy_outputs_to_cpu()[0], items.shape[1:])
 
-    def _encode_batch(self, images: np.ndarray) -> list[np.ndarray]:
-        """The encoder's first output (the code, or a VAE's mean) for one batch of images."""
-        return self._encoder.run(self._code_output, {IMAGE_NAME: self._to_layout(images)})
+    def _empty_latent(self) -> tuple[int, ...]:
+        """The per-item code shape of an empty batch (0 where an axis is free)."""
+        return tuple(0 if s is None else s for s in self.latent_shape)
 
-    def _decode_batch(self, latents: np.ndarray) -> list[np.ndarray]:
-        return self._decoder.run(None, {LATENT_NAME: latents})
+    def _map(
+        self,
+        run: Callable[[np.ndarray], list[np.ndarray]],
+        array: np.ndarray,
+        empty: tuple[Sequence[int], ...],
+    ) -> list[np.ndarray]:
+        """``run`` over ``array`` in bounded batches; its ``outputs`` results, concatenated.
 
+        One batch (the common case) returns ONNX Runtime's own buffers without a copy; more
+        are written into arrays allocated once, after the first batch shows their shapes.
+        """
+        n = array.shape[0]
+        per_item = max(1, math.prod(array.shape[1:]))
+        step = max(1, min(MAX_BATCH, MAX_BATCH_VALUES // per_item))
+        if n <= step:
+            if n == 0:
+                return [np.zeros((0, *shape), dtype=np.float32) for shape in empty]
+            return list(run(array))
+        results: list[np.ndarray] = []
+        for start in range(0, n, step):
+            stop = min(start + step, n)
+            chunk = run(array[start:stop])
+            if not results:
+                results = [np.empty((n, *out.shape[1:]), dtype=np.float32) for out in chunk]
+            for result, out in zip(results, chunk, strict=True):
+                result[start:stop] = out
+        return results
+
+    # --- sampling -------------------------------------------------------------------------------
     def sample_latents(self, n: int, seed: int | None = None) -> np.ndarray:
-        """``n`` draws z ~ N(0, I) of shape (n, *latent_shape) float32 (variational models
-        only); the codes :meth:`sample` decodes for the same seed."""
-        if not self.is_variational:
+        """``n`` draws from the prior, (n, *latent) float32 (models whose card names a prior)."""
+        prior = self._card.latent.prior
+        if prior is None or any(s is None for s in self.latent_shape):
             raise CapabilityError(
-                f"model {self.name!r} ({self.family}) is not variational; sampling needs a vae"
+                f"model {self.name!r} ({self.family}) has no prior to sample from; sampling "
+                "needs a variational model"
             )
         if n < 0:
             raise InputError(f"sample count must be ≥ 0, got {n}")
@@ -233,24 +421,15 @@ class Model:
         return rng.standard_normal((n, *self.latent_shape)).astype(np.float32)
 
     def sample(self, n: int, seed: int | None = None) -> np.ndarray:
-        """Decode ``n`` draws z ~ N(0, I) (variational models only); seeded for repeatability."""
+        """Decode ``n`` draws from the prior; seeded for repeatability."""
         return self.decode(self.sample_latents(n, seed))
 
 
-def _layout_shape(layout: str, image_shape: tuple[int, int]) -> tuple[int, ...]:
-    """Per-image shape of a layout: flat (H·W,), image (1, H, W), sequence (H, W)."""
-    if layout == LAYOUT_FLAT:
-        return (image_shape[0] * image_shape[1],)
-    if layout == LAYOUT_IMAGE:
-        return (1, *image_shape)
-    return image_shape
-
-
-def _check_precision(card: Card, precision: str) -> str:
+def check_precision(card: Card, precision: str) -> str:
     if precision not in PRECISIONS:
         raise InputError(f"unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}")
     if precision not in card.precisions:
-        why = card.data.get("variants_not_made", {}).get(precision)
+        why = card.not_made.get(precision)
         raise CapabilityError(
             f"model {card.name!r} has no {precision} variant; it ships in "
             f"{', '.join(card.precisions)}" + (f" ({precision} not made: {why})" if why else "")
@@ -258,89 +437,13 @@ def _check_precision(card: Card, precision: str) -> str:
     return precision
 
 
-def _sha256(data: bytes) -> str:
-    import hashlib
-
-    return hashlib.sha256(data).hexdigest()
-
-
-def _map_batches(
-    run: Callable[[np.ndarray], list[np.ndarray]],
-    array: np.ndarray,
-    shapes: tuple[tuple[int, ...], ...],
-) -> list[np.ndarray]:
-    """``run`` over ``array`` in batches of at most MAX_BATCH rows; its outputs, one per entry
-    of ``shapes``, as float32 (N, *shape).
-
-    One batch (the common case) returns ONNX Runtime's own output buffers, without a copy;
-    more are written into arrays allocated once, rather than collected and concatenated.
-    """
-    n = array.shape[0]
-    if n == 0:
-        return [np.zeros((0, *shape), dtype=np.float32) for shape in shapes]
-    if n <= MAX_BATCH:
-        return [out.reshape(n, *shape) for out, shape in zip(run(array), shapes, strict=True)]
-    results = [np.empty((n, *shape), dtype=np.float32) for shape in shapes]
-    for start in range(0, n, MAX_BATCH):
-        stop = min(start + MAX_BATCH, n)
-        for result, out in zip(results, run(array[start:stop]), strict=True):
-            result[start:stop] = out.reshape(stop - start, *result.shape[1:])
-    return results
-
-
-def as_images(x: ImageInput, image_shape: tuple[int, int]) -> np.ndarray:
-    """numpy (N,H,W)/(H,W) uint8 or float in [0,1], a PIL image, a path, or a list of those
-    → float32 (N, H, W) in [0, 1]."""
-    if isinstance(x, np.ndarray):
-        return _array_images(x, image_shape)
-    if isinstance(x, (list, tuple)):
-        if not x:
-            return np.zeros((0, *image_shape), dtype=np.float32)
-        return np.concatenate([as_images(item, image_shape) for item in x])
-    from aeinfer.imageio import load_image  # Pillow is only needed for these inputs
-
-    return load_image(x).digit[None].astype(np.float32)
-
-
-def _array_images(x: np.ndarray, image_shape: tuple[int, int]) -> np.ndarray:
-    if x.shape == image_shape:
-        x = x[None]
-    if x.ndim != 3 or x.shape[1:] != image_shape:
-        raise InputError(
-            f"images must have shape (N, {image_shape[0]}, {image_shape[1]}) or "
-            f"({image_shape[0]}, {image_shape[1]}), got {tuple(x.shape)}"
-        )
-    if x.dtype == np.uint8:
-        images = x.astype(np.float32)
-        images /= UINT8_MAX
-        return images
-    if x.dtype.kind != "f":  # np.issubdtype(x.dtype, np.floating), without its cost
-        raise InputError(f"images must be uint8 or float in [0, 1], got dtype {x.dtype}")
-    # Two passes (min, max), not three: NaN fails both comparisons and ±inf the range, so the
-    # finiteness pass is only needed to word the error.
-    if x.size and not (x.min() >= 0.0 and x.max() <= 1.0):
-        if not np.isfinite(x).all():
-            raise InputError("images contain NaN or infinite values")
-        raise InputError(
-            f"float images must lie in [0, 1], got [{x.min():.3g}, {x.max():.3g}] "
-            "(pass uint8 for 0..255 data)"
-        )
-    return np.ascontiguousarray(x, dtype=np.float32)
-
-
 _CACHE: dict[tuple[str, str, str], Model] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def load(name_or_path: str | Path, device: str = "auto", precision: str = FP32) -> Model:
-    """Load a bundled model by name, or a model directory by path, on ``device``.
-
-    ``device`` is ``auto`` (CUDA if it really starts, else CPU), ``cpu`` or ``cuda`` (an
-    error if CUDA cannot be obtained). ``precision`` is ``fp32`` (the exported graphs) or a
-    variant the model ships (``fp16``, ``int8``; see ``Model.precisions`` and the card's
-    ``variants`` for their measured quality cost and speed). Models are cached per
-    (directory, device, precision) and checked against their card's sha256 on first load.
-    """
+def load_model(name_or_path: str | Path, device: str = "auto", precision: str = FP32) -> Model:
+    """The tensor-level :class:`Model` of a bundled name or a model directory, cached per
+    (directory, device, precision). Most users want :func:`aeinfer.load` instead."""
     directory = resolve(name_or_path)
     key = (str(directory), device, precision)
     with _CACHE_LOCK:
@@ -349,4 +452,4 @@ def load(name_or_path: str | Path, device: str = "auto", precision: str = FP32) 
         return _CACHE[key]
 
 
-__all__ = ["Model", "as_images", "load", "sha256_file"]
+__all__ = ["MAX_BATCH", "Model", "check_precision", "load_model"]

@@ -11,17 +11,14 @@ agree up to parity error and the random draw of noise or latent samples:
 - ``neg_elbo``: for variational models, per-image summed BCE of one reparameterised sample
   plus KL(q(z|x) ‖ N(0, I)), in nats.
 
-It also defines the anomaly score of ``aeinfer score`` (per-image MSE of the reconstruction) and
-the summary of its distribution that a model card carries.
+Items are whatever the model takes ((N, 1, 28, 28) digits for the zoo; (N, H, W) grey images
+are accepted too); every figure is computed on the items as the model sees them.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
-from aeinfer.errors import InputError, ModelIntegrityError
 from aeinfer.model import Model
 
 NOISE_FACTOR = 0.5
@@ -57,8 +54,9 @@ def neg_elbo(model: Model, images: np.ndarray, rng: np.random.Generator) -> floa
 
 
 def measure(model: Model, images: np.ndarray, seed: int = 0) -> dict[str, float]:
-    """All metrics of ``model`` on ``images`` (N, 28, 28) float32 in [0, 1]."""
+    """All metrics of ``model`` (the tensor-level model) on ``images`` in [0, 1]."""
     rng = np.random.default_rng(seed)
+    images = model.check_items(images)
     recon = model.reconstruct(images)
     noisy = add_noise(images, NOISE_FACTOR, rng)
     out = {
@@ -73,76 +71,3 @@ def measure(model: Model, images: np.ndarray, seed: int = 0) -> dict[str, float]
     else:
         out["mean_code"] = float(np.abs(model.encode(images)).mean())
     return out
-
-
-# --- the anomaly score ------------------------------------------------------------------------
-# A model card may carry the distribution of the per-image score on a reference split (written
-# at export, see aeinfer.export.checkpoint), so `aeinfer score` can say where an image falls.
-SCORE_METRIC = "mse_per_pixel"
-SCORE_PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
-# Quantiles at every 1 % (0 %, 1 %, …, 100 %): enough to interpolate any percentile.
-SCORE_QUANTILE_STEPS = 100
-PERCENT = 100.0
-# Significant digits kept in a card; far finer than any threshold a user would read.
-SCORE_DIGITS = 6
-
-
-def score_per_image(recon: np.ndarray, images: np.ndarray) -> np.ndarray:
-    """The anomaly score of each image: mean squared error per pixel, pixels in [0, 1]."""
-    diff = recon.astype(np.float64) - images.astype(np.float64)
-    return (diff**2).reshape(len(images), -1).mean(axis=1)
-
-
-def _rounded(value: float) -> float:
-    return float(f"{value:.{SCORE_DIGITS}g}")
-
-
-def _percent_key(percent: float) -> str:
-    return f"{percent:g}"
-
-
-def score_distribution(scores: np.ndarray, split: str, computed_with: str) -> dict[str, Any]:
-    """The card's ``score`` entry: summary figures and 1 % quantiles of per-image scores."""
-    values = np.asarray(scores, dtype=np.float64)
-    if values.ndim != 1 or values.size == 0:
-        raise InputError(f"need a non-empty 1-D array of scores, got shape {values.shape}")
-    levels = np.linspace(0.0, PERCENT, SCORE_QUANTILE_STEPS + 1)
-    return {
-        "metric": SCORE_METRIC,
-        "split": split,
-        "count": int(values.size),
-        "computed_with": computed_with,
-        "mean": _rounded(float(values.mean())),
-        "std": _rounded(float(values.std())),
-        "percentiles": {
-            _percent_key(p): _rounded(float(np.percentile(values, p))) for p in SCORE_PERCENTILES
-        },
-        "quantiles": [_rounded(float(q)) for q in np.percentile(values, levels)],
-    }
-
-
-def card_score_distribution(card: dict[str, Any]) -> dict[str, Any] | None:
-    """The card's score distribution, or None when the card has none (older exports)."""
-    entry = card.get("score")
-    if entry is None:
-        return None
-    quantiles = entry.get("quantiles") if isinstance(entry, dict) else None
-    if (
-        not isinstance(quantiles, list)
-        or len(quantiles) < 2
-        or not all(isinstance(q, (int, float)) for q in quantiles)
-        or entry.get("metric") != SCORE_METRIC
-    ):
-        raise ModelIntegrityError(
-            f"model {card.get('name')!r}: malformed score distribution in its card"
-        )
-    return entry
-
-
-def percentile_of(score: float, distribution: dict[str, Any]) -> float:
-    """Where ``score`` falls in ``distribution``: the percentage of reference images scoring
-    lower, interpolated between the card's quantiles (0 below the lowest, 100 above the highest).
-    """
-    quantiles = np.asarray(distribution["quantiles"], dtype=np.float64)
-    levels = np.linspace(0.0, PERCENT, len(quantiles))
-    return float(np.interp(score, quantiles, levels))

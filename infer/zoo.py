@@ -1,12 +1,20 @@
-"""Bundled models: the model directories shipped inside the package, found by name."""
+"""Bundled models: the model directories shipped inside the package, found by name.
+
+The rule that tells a bundled model's name from a model directory is one, for the command line
+and the API alike: a **bare name** (no path separator, not ``.`` or ``~``-prefixed) is a bundled
+model, whatever folders the working directory holds; anything else — ``./mine``,
+``models/mine``, ``/abs/path``, ``~/mine``, or a :class:`pathlib.Path` — is a model directory.
+So an empty folder named ``denoise`` never hides the bundled ``denoise``.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
+from aeinfer.card import CARD_FILE, read_card
 from aeinfer.errors import ModelNotFoundError
-from aeinfer.metadata import CARD_FILE, Card, read_card
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 
@@ -20,7 +28,7 @@ VARIATIONAL_MODEL = "vae"
 
 def bundled_names() -> list[str]:
     """Names of the bundled models (directories holding a card), sorted. Hidden directories
-    are an export's staging copies (see aeinfer.export), never models."""
+    are an export's staging copies, never models."""
     if not MODELS_DIR.is_dir():
         return []
     return sorted(
@@ -39,36 +47,34 @@ def default_model(preferred: str) -> str:
     return names[0]
 
 
+def is_path(name_or_path: str | Path) -> bool:
+    """Whether ``name_or_path`` names a model directory rather than a bundled model."""
+    if isinstance(name_or_path, Path):
+        return True
+    text = str(name_or_path)
+    separators = {"/", os.sep} | ({os.altsep} if os.altsep else set())
+    return any(sep in text for sep in separators) or text.startswith((".", "~"))
+
+
 def resolve(name_or_path: str | Path) -> Path:
     """A bundled model's name, or a path to a model directory, → that directory."""
-    candidate = Path(name_or_path)
-    if isinstance(name_or_path, Path) or candidate.is_dir() or len(candidate.parts) > 1:
+    if is_path(name_or_path):
+        candidate = Path(name_or_path).expanduser()
         if not candidate.is_dir():
             raise ModelNotFoundError(f"{candidate}: no such model directory")
         return candidate.resolve()
-    if str(name_or_path) in bundled_names():
-        return MODELS_DIR / str(name_or_path)
+    name = str(name_or_path)
+    if name in bundled_names():
+        return MODELS_DIR / name
     names = ", ".join(bundled_names()) or "none"
-    raise ModelNotFoundError(
-        f"unknown model {str(name_or_path)!r}; bundled models: {names} (or pass a model directory)"
+    hint = (
+        f"; to use the folder {name!r} here, write ./{name}"
+        if Path(name).is_dir()
+        else " (or pass a model directory as a path, e.g. ./mine)"
     )
-
-
-def summary(card: Card) -> dict[str, Any]:
-    """The short description ``aeinfer models`` lists for a model."""
-    return {
-        "name": card.name,
-        "family": card.family,
-        "path": str(card.directory),
-        "latent_shape": list(card.latent_shape),
-        "latent_kind": card.latent_kind,
-        "input_layout": card.layout,
-        "description": card.data.get("description", ""),
-        "metrics": card.metrics,
-        "precisions": list(card.precisions),
-    }
+    raise ModelNotFoundError(f"unknown model {name!r}; bundled models: {names}{hint}")
 
 
 def list_models() -> list[dict[str, Any]]:
     """Summaries of every bundled model (read from the cards; no ONNX Runtime needed)."""
-    return [summary(read_card(MODELS_DIR / name)) for name in bundled_names()]
+    return [read_card(MODELS_DIR / name).summary() for name in bundled_names()]

@@ -1,10 +1,13 @@
-"""One generic trainer for every family: seeded, resumable, validated on the test split.
+"""One generic trainer for every family and any data: seeded, resumable, validated held out.
 
-The checkpoint (``last.pt`` in the run directory) carries the family name and both configs, so
-export can rebuild the model from the checkpoint alone (as nanoGPT keeps ``model_args``). It is
-written atomically at every epoch end and when ``max_steps`` stops a run, and holds everything
-needed to continue exactly where it stopped: weights, optimizer, schedule, step, RNG state.
-Shuffling is seeded per epoch, so a run resumed mid-epoch skips the batches already seen.
+The data is MNIST, a folder of images or a folder of signals (:mod:`aeinfer.train.data`); the
+family's config takes its item shape and head from the data (``item``, ``head``), never from
+MNIST constants. The checkpoint (``last.pt`` in the run directory) carries the family name, both
+configs and the data spec, so export can rebuild the model and reload its data from the
+checkpoint alone (as nanoGPT keeps ``model_args``). It is written atomically at every epoch end
+and when ``max_steps`` stops a run, and holds everything needed to continue exactly where it
+stopped: weights, optimizer, schedule, step, RNG state. Shuffling is seeded per epoch, so a run
+resumed mid-epoch skips the batches already seen.
 """
 
 from __future__ import annotations
@@ -24,36 +27,43 @@ import numpy as np
 import torch
 from torch import nn
 
-from aeinfer.errors import CheckpointError
-from aeinfer.metadata import LAYOUT_FLAT, LAYOUT_IMAGE, LAYOUT_SEQUENCE
+from aeinfer.card import IMAGE
+from aeinfer.errors import CheckpointError, DataError
 from aeinfer.train.config import SCHEDULES, TrainConfig
-from aeinfer.train.data import load_split
-from aeinfer.train.families.base import StepContext
+from aeinfer.train.data import (
+    MNIST,
+    Dataset,
+    DataSpec,
+    load_dataset,
+    normalized,
+    spec_from_dict,
+)
+from aeinfer.train.families.base import FLAT, ITEM, LINEAR, ROWS, SIGMOID, StepContext
 from aeinfer.train.registry import get_family
 
 CHECKPOINT_FILE = "last.pt"
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = 2
 EVAL_BATCH = 1000
 # Evaluation noise/sampling uses its own fixed seed so every epoch is scored on the same draw.
 EVAL_SEED = 20_161_114
 WARMUP_FRACTION = 0.02
-TRAINING_DATA = "MNIST train split (60 000 images, 28×28, uint8 scaled to [0, 1])"
 
 
-def to_layout(images: torch.Tensor, layout: str) -> torch.Tensor:
-    """(N, 28, 28) float → the family's input layout."""
-    if layout == LAYOUT_FLAT:
-        return images.reshape(images.shape[0], -1)
-    if layout == LAYOUT_IMAGE:
-        return images.unsqueeze(1)
-    if layout == LAYOUT_SEQUENCE:
-        return images
+def to_layout(items: torch.Tensor, layout: str) -> torch.Tensor:
+    """An item batch (N, *item) → the family's input layout: flattened, as it is, or rows (a
+    grey image without its channel axis; a signal as it is)."""
+    if layout == FLAT:
+        return items.reshape(items.shape[0], -1)
+    if layout == ITEM:
+        return items
+    if layout == ROWS:
+        return items[:, 0] if items.ndim == 4 else items
     raise ValueError(f"unknown layout {layout!r}")
 
 
 def images_to_tensor(images: np.ndarray) -> torch.Tensor:
-    """uint8 (N, 28, 28) → float32 in [0, 1]."""
-    return torch.from_numpy(images.astype(np.float32) / 255.0)
+    """uint8 (N, 28, 28) digits → float32 items (N, 1, 28, 28) in [0, 1]."""
+    return torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1)
 
 
 def _merge(base: Any, overrides: dict[str, Any] | None) -> Any:
@@ -117,7 +127,8 @@ def evaluate(
     model_cfg: Any,
     images: torch.Tensor,
 ) -> dict[str, float]:
-    """The family's metrics over ``images`` (N, 28, 28), averaged weighting by batch size."""
+    """The family's metrics over items (N, *item) in training units, averaged weighting by
+    batch size."""
     encoder.eval()
     decoder.eval()
     gen = torch.Generator().manual_seed(EVAL_SEED)
@@ -132,7 +143,9 @@ def evaluate(
 
 # What torch.load raises on a file that is not a checkpoint; the weights-only unpickler also
 # raises IndexError or KeyError (LookupError) on some garbage.
-CHECKPOINT_KEYS = ("family", "model_config", "train_config", "encoder", "decoder", "history")
+CHECKPOINT_KEYS = (
+    "family", "model_config", "train_config", "data", "dataset", "encoder", "decoder", "history",
+)  # fmt: skip
 # torch's weights-only unpickler raises any of these on bytes that are not a checkpoint.
 _UNREADABLE = (pickle.UnpicklingError, RuntimeError, OSError, EOFError, ValueError, LookupError)
 
@@ -145,8 +158,13 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except _UNREADABLE as exc:
         raise CheckpointError(f"{path}: not a readable checkpoint ({exc})") from exc
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{path}: not an aeinfer checkpoint (format {CHECKPOINT_FORMAT})")
+    if not isinstance(ckpt, dict) or "format" not in ckpt:
+        raise CheckpointError(f"{path}: not an aeinfer checkpoint")
+    if ckpt["format"] != CHECKPOINT_FORMAT:
+        raise CheckpointError(
+            f"{path}: checkpoint format {ckpt['format']}, this aeinfer reads {CHECKPOINT_FORMAT} "
+            "(train again, or export it with the aeinfer that wrote it)"
+        )
     missing = [key for key in CHECKPOINT_KEYS if key not in ckpt]
     if missing:
         raise CheckpointError(f"{path}: checkpoint lacks {', '.join(missing)}")
@@ -154,10 +172,15 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     return ckpt
 
 
+def config_of(family: ModuleType, data: dict[str, Any]) -> Any:
+    """A family config from the plain dict a checkpoint stores (lists back to tuples)."""
+    return family.Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+
 def rebuild(ckpt: dict[str, Any]) -> tuple[ModuleType, Any, nn.Module, nn.Module]:
     """Family module, model config, encoder and decoder (in eval mode) from a checkpoint."""
     family = get_family(ckpt["family"])
-    model_cfg = family.Config(**ckpt["model_config"])
+    model_cfg = config_of(family, ckpt["model_config"])
     encoder, decoder = family.build(model_cfg)
     encoder.load_state_dict(ckpt["encoder"])
     decoder.load_state_dict(ckpt["decoder"])
@@ -170,36 +193,80 @@ def _save_atomic(obj: dict[str, Any], path: Path) -> None:
     os.replace(tmp, path)
 
 
+def dataset_record(dataset: Dataset) -> dict[str, Any]:
+    """What a checkpoint (and then the card) says about the data."""
+    return {
+        "description": dataset.description,
+        "held_out_description": dataset.held_out_description,
+        "held_out": list(dataset.held_out),
+        "modality": dataset.modality,
+        "item": list(dataset.item),
+        "channels": list(dataset.channels),
+        "range": None if dataset.value_range is None else list(dataset.value_range),
+        "normalization": dataset.normalization,
+        "preparation": dataset.preparation,
+    }
+
+
+def model_config_for(family: ModuleType, dataset: Dataset, overrides: dict[str, Any] | None) -> Any:
+    """The family's config for this data: its item shape and head, then the overrides."""
+    if dataset.modality not in family.MODALITIES:
+        able = [
+            name for name, module in _families().items() if dataset.modality in module.MODALITIES
+        ]
+        raise DataError(
+            f"family {family.__name__.rsplit('.', 1)[-1]!r} trains on "
+            f"{' and '.join(family.MODALITIES)}s; "
+            f"for {dataset.modality}s use {', '.join(able)}"
+        )
+    head = SIGMOID if dataset.modality == IMAGE else LINEAR
+    return _merge(family.Config(), {"item": dataset.item, "head": head, **(overrides or {})})
+
+
+def _families() -> dict[str, ModuleType]:
+    from aeinfer.train.registry import FAMILIES
+
+    return FAMILIES
+
+
 def train(
     family_name: str,
     run_dir: Path,
     *,
+    data: DataSpec | None = None,
     data_dir: Path | None = None,
     model_overrides: dict[str, Any] | None = None,
     train_overrides: dict[str, Any] | None = None,
     progress: bool = True,
 ) -> TrainResult:
-    """Train ``family_name`` into ``run_dir``, resuming from ``run_dir/last.pt`` if present."""
+    """Train ``family_name`` into ``run_dir``, resuming from ``run_dir/last.pt`` if present.
+
+    ``data`` says what to train on (default: MNIST, in ``data_dir`` if given).
+    """
     family = get_family(family_name)
-    model_cfg = _merge(family.Config(), model_overrides)
+    spec = data or DataSpec(MNIST, None if data_dir is None else str(data_dir))
+    dataset = load_dataset(spec)
+    model_cfg = model_config_for(family, dataset, model_overrides)
     train_cfg: TrainConfig = _merge(family.TRAINING, train_overrides)
+    try:
+        torch.manual_seed(train_cfg.seed)
+        encoder, decoder = family.build(model_cfg)
+    except ValueError as exc:  # a shape the family cannot take, e.g. RGB rows for lstm
+        raise DataError(f"{family_name}: {exc}") from exc
     run_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = run_dir / CHECKPOINT_FILE
-
-    torch.manual_seed(train_cfg.seed)
-    encoder, decoder = family.build(model_cfg)
     params = [*encoder.parameters(), *decoder.parameters()]
     optimizer = torch.optim.AdamW(params, lr=train_cfg.lr, weight_decay=train_cfg.weight_decay)
 
-    train_set = load_split("train", data_dir)
-    test_set = load_split("test", data_dir)
-    train_images = images_to_tensor(train_set.images[: train_cfg.train_limit])
-    val_images = images_to_tensor(test_set.images[: train_cfg.val_limit])
-    n_train = train_images.shape[0]
+    units = dataset.normalization
+    train_items = torch.from_numpy(normalized(dataset.train[: train_cfg.train_limit], units))
+    val_items = torch.from_numpy(normalized(dataset.val[: train_cfg.val_limit], units))
+    n_train = train_items.shape[0]
     steps_per_epoch = math.ceil(n_train / train_cfg.batch_size)
     total_steps = steps_per_epoch * train_cfg.epochs
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(train_cfg, total_steps))
     loss_gen = torch.Generator().manual_seed(train_cfg.seed + 1)
+    data_record = asdict(spec)
 
     step, history, wall = 0, [], 0.0
     if ckpt_path.is_file():
@@ -208,8 +275,9 @@ def train(
         wanted = {k: v for k, v in asdict(train_cfg).items() if k != "max_steps"}
         if (
             ckpt["family"] != family_name
-            or ckpt["model_config"] != asdict(model_cfg)
-            or (saved != wanted)
+            or config_of(family, ckpt["model_config"]) != model_cfg
+            or saved != wanted
+            or spec_from_dict(ckpt["data"]) != spec
         ):
             raise CheckpointError(
                 f"{ckpt_path}: holds a run with other settings; use a new run directory "
@@ -229,7 +297,8 @@ def train(
                 "family": family_name,
                 "model_config": asdict(model_cfg),
                 "train_config": asdict(train_cfg),
-                "training_data": TRAINING_DATA,
+                "data": data_record,
+                "dataset": dataset_record(dataset),
                 "encoder": encoder.state_dict(),
                 "decoder": decoder.state_dict(),
                 "optimizer": optimizer.state_dict(),
@@ -287,7 +356,7 @@ def train(
                 idx = order[
                     batch_index * train_cfg.batch_size : (batch_index + 1) * train_cfg.batch_size
                 ]
-                batch = to_layout(train_images[idx], family.LAYOUT)
+                batch = to_layout(train_items[idx], family.LAYOUT)
                 out = family.loss(encoder, decoder, batch, model_cfg, ctx)
                 optimizer.zero_grad(set_to_none=True)
                 out.loss.backward()
@@ -300,7 +369,7 @@ def train(
                 if limit_reached():
                     break
             wall += time.perf_counter() - started
-            metrics = evaluate(family, encoder, decoder, model_cfg, val_images)
+            metrics = evaluate(family, encoder, decoder, model_cfg, val_items)
             history.append(
                 {
                     "epoch": epoch + 1,

@@ -1,16 +1,24 @@
-"""Pieces every family module shares: the loss/metric record types and the sigmoid decoder head.
+"""Pieces every family module shares: record types, decoder heads, losses and metrics.
 
-A family module exposes ``Config`` (frozen dataclass that owns its defaults), ``TRAINING``
-(its default :class:`~aeinfer.train.config.TrainConfig`), ``LAYOUT``, ``LATENT_KIND``,
-``PRIMARY_METRIC``, ``build(cfg) -> (encoder, decoder)``, ``loss(...)`` and ``metrics(...)``.
-Training-only behaviour (noise, sampling, sparsity) lives in ``loss``, never in the modules, so
-the exported graphs are the plain deterministic encoder and decoder.
+A family module exposes ``Config`` (a frozen dataclass that owns its defaults, among them
+``item``, the shape of one item — (1, 28, 28) for MNIST — and ``head``), ``TRAINING`` (its
+default :class:`~aeinfer.train.config.TrainConfig`), ``LAYOUT`` (how its modules take an item
+batch: ``flat``, ``item`` or ``rows``), ``MODALITIES`` (the data it trains on), ``LATENT_KIND``,
+``PRIMARY_METRIC``, ``TASKS`` (tasks beyond the defaults, e.g. denoise), ``build(cfg) ->
+(encoder, decoder)``, ``loss(...)`` and ``metrics(...)``. Shapes come from ``cfg.item``, never
+from MNIST constants. Training-only behaviour (noise, sampling, sparsity) lives in ``loss``,
+never in the modules, so the exported graphs are the plain deterministic encoder and decoder.
+
+Two decoder heads: ``sigmoid`` for data in [0, 1] (images; trained with binary cross-entropy
+on logits, as Keras does) and ``linear`` for unbounded data (signals, normalised per channel;
+trained with mean squared error).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -34,6 +42,41 @@ class LossOutput:
     logs: dict[str, float] = field(default_factory=dict)
 
 
+MNIST_ITEM = (1, 28, 28)
+"""The default item of every family: one grey 28×28 MNIST digit."""
+SIGMOID = "sigmoid"
+LINEAR = "linear"
+HEADS = (SIGMOID, LINEAR)
+FLAT = "flat"
+"""The modules take (N, C·H·W) / (N, C·T)."""
+ITEM = "item"
+"""The modules take the item as it is: (N, C, H, W) / (N, C, T)."""
+ROWS = "rows"
+"""The modules take rows as time steps: (N, H, W) of a grey image, or a signal (N, C, T)."""
+LAYOUTS = (FLAT, ITEM, ROWS)
+
+
+def features(item: tuple[int, ...]) -> int:
+    """Values in one item."""
+    return math.prod(item)
+
+
+def is_image(item: tuple[int, ...]) -> bool:
+    return len(item) == 3
+
+
+class Crop(nn.Module):
+    """Keep the top-left (height, width) of a feature map: undoes the rounding up of 'same'
+    pooling or strided layers, which pad at the bottom and right."""
+
+    def __init__(self, height: int, width: int) -> None:
+        super().__init__()
+        self.height, self.width = height, width
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[..., : self.height, : self.width]
+
+
 class SigmoidDecoder(nn.Module):
     """Wraps a decoder body that produces logits; ``forward`` returns pixels in [0, 1].
 
@@ -50,6 +93,38 @@ class SigmoidDecoder(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.body(z))
+
+
+class LinearDecoder(nn.Module):
+    """A decoder body whose output is the prediction itself (unbounded data); ``logits`` is
+    the same, so losses treat both heads alike."""
+
+    def __init__(self, body: nn.Module) -> None:
+        super().__init__()
+        self.body = body
+
+    def logits(self, z: torch.Tensor) -> torch.Tensor:
+        return self.body(z)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.body(z)
+
+
+Decoder = SigmoidDecoder | LinearDecoder
+
+
+def decoder_head(head: str, body: nn.Module) -> Decoder:
+    """The decoder for ``head``: values in [0, 1] (sigmoid) or unbounded (linear)."""
+    if head not in HEADS:
+        raise ValueError(f"unknown head {head!r}; valid: {', '.join(HEADS)}")
+    return SigmoidDecoder(body) if head == SIGMOID else LinearDecoder(body)
+
+
+def reconstruction_loss(decoder: Decoder, code: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-value BCE on logits for the sigmoid head, MSE for the linear head."""
+    if isinstance(decoder, SigmoidDecoder):
+        return bce_per_pixel(decoder.logits(code), target)
+    return F.mse_loss(decoder(code), target)
 
 
 def bce_per_pixel(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -70,8 +145,13 @@ def psnr(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (-10.0 * torch.log10(mse)).mean()
 
 
-def reconstruction_metrics(pred: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
-    """The metrics every family reports on the test split: BCE, MSE and PSNR."""
+def reconstruction_metrics(
+    pred: torch.Tensor, target: torch.Tensor, head: str = SIGMOID
+) -> dict[str, float]:
+    """The metrics every family reports on the held-out split: MSE, and for data in [0, 1]
+    BCE and PSNR."""
+    if head == LINEAR:
+        return {"mse": float(F.mse_loss(pred, target))}
     return {
         "bce": float(clamp_bce(pred, target)),
         "mse": float(F.mse_loss(pred, target)),
@@ -92,18 +172,27 @@ def conv_out(size: int, stride: int) -> int:
     return math.ceil(size / stride)
 
 
-def bce_loss(
-    encoder: nn.Module, decoder: SigmoidDecoder, x: torch.Tensor, cfg: object, ctx: StepContext
+def plain_loss(
+    encoder: nn.Module, decoder: Decoder, x: torch.Tensor, cfg: Any, ctx: StepContext
 ) -> LossOutput:
-    """The plain autoencoder loss: per-pixel BCE of decoder(encoder(x)) against x."""
-    value = bce_per_pixel(decoder.logits(encoder(x)), x)
-    return LossOutput(value, {"bce": value.item()})
+    """The plain autoencoder loss: per-value BCE (sigmoid head) or MSE (linear head) of
+    decoder(encoder(x)) against x."""
+    value = reconstruction_loss(decoder, encoder(x), x)
+    return LossOutput(value, {"bce" if cfg.head == SIGMOID else "mse": value.item()})
 
 
 def plain_metrics(
-    encoder: nn.Module, decoder: nn.Module, x: torch.Tensor, cfg: object, gen: torch.Generator
+    encoder: nn.Module, decoder: nn.Module, x: torch.Tensor, cfg: Any, gen: torch.Generator
 ) -> dict[str, float]:
     """Reconstruction metrics of a deterministic autoencoder on clean inputs, plus the mean
     code activation (the Keras blog's sparsity figure: 7.30 plain, 3.33 with an L1 penalty)."""
     code = encoder(x)
-    return {**reconstruction_metrics(decoder(code), x), "mean_code": float(code.abs().mean())}
+    return {
+        **reconstruction_metrics(decoder(code), x, cfg.head),
+        "mean_code": float(code.abs().mean()),
+    }
+
+
+def primary_metric(family_primary: str, head: str) -> str:
+    """The metric a model is judged on: the family's for images, MSE for unbounded data."""
+    return family_primary if head == SIGMOID else "mse"

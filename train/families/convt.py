@@ -3,7 +3,7 @@
 Seed: the conv-transpose autoencoder tutorials (e.g. PyTorch / Keras "convolutional
 autoencoder" with Conv2DTranspose): two stride-2 convolutions 28 → 14 → 7, a linear bottleneck
 to 64 numbers, and the mirror with transposed convolutions. Its smooth latent suits
-interpolation.
+interpolation. Any image size and channel count: strided layers round up, the decoder crops.
 """
 
 from __future__ import annotations
@@ -14,20 +14,26 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from aeinfer.metadata import LATENT_DETERMINISTIC, LAYOUT_IMAGE
+from aeinfer.card import DETERMINISTIC, IMAGE
 from aeinfer.train.config import TrainConfig
-from aeinfer.train.data import IMAGE_SIZE
 from aeinfer.train.families.base import (
+    ITEM,
+    MNIST_ITEM,
+    SIGMOID,
+    Crop,
+    Decoder,
     LossOutput,
-    SigmoidDecoder,
     StepContext,
     conv_out,
+    decoder_head,
     plain_metrics,
 )
 
-LAYOUT = LAYOUT_IMAGE
-LATENT_KIND = LATENT_DETERMINISTIC
+LAYOUT = ITEM
+MODALITIES = (IMAGE,)
+LATENT_KIND = DETERMINISTIC
 PRIMARY_METRIC = "mse"
+TASKS: tuple[str, ...] = ()
 TRAINING = TrainConfig(epochs=40, batch_size=128, lr=2e-3, schedule="cosine")
 KERNEL = 3
 STRIDE = 2
@@ -35,32 +41,36 @@ STRIDE = 2
 
 @dataclass(frozen=True)
 class Config:
-    """Channel counts of the two strided convolutions and the code size."""
+    """Channel counts of the two strided convolutions, the code size, the item and the head."""
 
     channels: tuple[int, int] = (32, 64)
     latent_dim: int = 64
-    image_size: int = IMAGE_SIZE
+    item: tuple[int, ...] = MNIST_ITEM
+    head: str = SIGMOID
 
 
 def build(cfg: Config) -> tuple[nn.Module, nn.Module]:
     c1, c2 = cfg.channels
-    side = conv_out(conv_out(cfg.image_size, STRIDE), STRIDE)
+    colours, height, width = cfg.item
+    sh, sw = (conv_out(conv_out(s, STRIDE), STRIDE) for s in (height, width))
     encoder = nn.Sequential(
-        nn.Conv2d(1, c1, KERNEL, stride=STRIDE, padding=1), nn.ReLU(),
+        nn.Conv2d(colours, c1, KERNEL, stride=STRIDE, padding=1), nn.ReLU(),
         nn.Conv2d(c1, c2, KERNEL, stride=STRIDE, padding=1), nn.ReLU(),
-        nn.Flatten(), nn.Linear(c2 * side * side, cfg.latent_dim),
+        nn.Flatten(), nn.Linear(c2 * sh * sw, cfg.latent_dim),
     )  # fmt: skip
-    body = nn.Sequential(
-        nn.Linear(cfg.latent_dim, c2 * side * side), nn.ReLU(),
-        nn.Unflatten(1, (c2, side, side)),
+    layers: list[nn.Module] = [
+        nn.Linear(cfg.latent_dim, c2 * sh * sw), nn.ReLU(),
+        nn.Unflatten(1, (c2, sh, sw)),
         nn.ConvTranspose2d(c2, c1, KERNEL, stride=STRIDE, padding=1, output_padding=1), nn.ReLU(),
-        nn.ConvTranspose2d(c1, 1, KERNEL, stride=STRIDE, padding=1, output_padding=1),
-    )  # fmt: skip
-    return encoder, SigmoidDecoder(body)
+        nn.ConvTranspose2d(c1, colours, KERNEL, stride=STRIDE, padding=1, output_padding=1),
+    ]  # fmt: skip
+    if (STRIDE * STRIDE * sh, STRIDE * STRIDE * sw) != (height, width):
+        layers.append(Crop(height, width))
+    return encoder, decoder_head(cfg.head, nn.Sequential(*layers))
 
 
 def loss(
-    encoder: nn.Module, decoder: SigmoidDecoder, x: torch.Tensor, cfg: Config, ctx: StepContext
+    encoder: nn.Module, decoder: Decoder, x: torch.Tensor, cfg: Config, ctx: StepContext
 ) -> LossOutput:
     value = F.mse_loss(decoder(encoder(x)), x)
     return LossOutput(value, {"mse": value.item()})

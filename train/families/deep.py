@@ -1,6 +1,7 @@
-"""``deep``: a deep dense autoencoder, 784 → 128 → 64 → 32 and the mirror back.
+"""``deep``: a deep dense autoencoder, 128 → 64 → 32 and the mirror back.
 
-Seed: "Building Autoencoders in Keras", deep autoencoder example (reported BCE ≈ 0.097).
+Seed: "Building Autoencoders in Keras", deep autoencoder example (784 → 128 → 64 → 32, reported
+BCE ≈ 0.097). Reads the item flattened, so any image or signal shape trains.
 """
 
 from __future__ import annotations
@@ -10,14 +11,23 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from aeinfer.metadata import LATENT_DETERMINISTIC, LAYOUT_FLAT
+from aeinfer.card import DETERMINISTIC, IMAGE, SIGNAL
 from aeinfer.train.config import TrainConfig
-from aeinfer.train.data import IMAGE_PIXELS
-from aeinfer.train.families.base import SigmoidDecoder, bce_loss, plain_metrics
+from aeinfer.train.families.base import (
+    FLAT,
+    MNIST_ITEM,
+    SIGMOID,
+    decoder_head,
+    features,
+    plain_loss,
+    plain_metrics,
+)
 
-LAYOUT = LAYOUT_FLAT
-LATENT_KIND = LATENT_DETERMINISTIC
+LAYOUT = FLAT
+MODALITIES = (IMAGE, SIGNAL)
+LATENT_KIND = DETERMINISTIC
 PRIMARY_METRIC = "bce"
+TASKS: tuple[str, ...] = ()
 TRAINING = TrainConfig(epochs=150, batch_size=256, lr=2e-3, schedule="cosine")
 
 
@@ -27,7 +37,8 @@ class Config:
 
     hidden: tuple[int, ...] = (128, 64)
     latent_dim: int = 32
-    input_dim: int = IMAGE_PIXELS
+    item: tuple[int, ...] = MNIST_ITEM
+    head: str = SIGMOID
 
 
 def _mlp(widths: list[int], last_activation: bool) -> nn.Sequential:
@@ -40,11 +51,11 @@ def _mlp(widths: list[int], last_activation: bool) -> nn.Sequential:
 
 
 def build(cfg: Config) -> tuple[nn.Module, nn.Module]:
-    down = [cfg.input_dim, *cfg.hidden, cfg.latent_dim]
+    down = [features(cfg.item), *cfg.hidden, cfg.latent_dim]
     encoder = _mlp(down, last_activation=True)
-    decoder = SigmoidDecoder(_mlp(down[::-1], last_activation=False))
+    decoder = decoder_head(cfg.head, _mlp(down[::-1], last_activation=False))
     return encoder, decoder
 
 
-loss = bce_loss
+loss = plain_loss
 metrics = plain_metrics

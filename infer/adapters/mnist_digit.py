@@ -1,0 +1,284 @@
+"""``mnist_digit``: fit a user's image of one digit into the MNIST frame, and map results back.
+
+MNIST was made this way (LeCun et al.): the digit's bounding box size-normalised to 20×20
+keeping its aspect ratio, then centred by its centre of mass in a 28×28 field, white ink on
+black. :meth:`MnistDigit.prepare` does the same to any picture — composited over white, as grey
+luma, inverted when the border says it is dark ink on light paper, the ink located on a copy
+shrunk to ``ink_grid`` pixels (so pixel noise is not taken for ink), its box made square,
+scaled to ``fit`` pixels, contrast-stretched from the paper's level to the ink's, and centred
+by centre of mass in ``frame`` pixels. An input already ``frame`` × ``frame`` is used as it is
+(only polarity is handled). :meth:`MnistDigit.restore` scales the result back onto the
+original: the whole frame maps back around the box (strokes drawn in the margin are kept), a
+contrast curve keeps upscaled edges crisp, the background outside is the paper's level, and
+levels, polarity, size and mode family are the input's.
+
+Every number comes from the card (``preparation.params``), none from this module.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+from aeinfer.adapters.base import Adapter, Params
+from aeinfer.card import IMAGE, Card, Problems
+from aeinfer.pictures import Picture, luma, resize_plane
+
+WHITE = (1.0, 1.0, 1.0)
+LIGHT_ON_DARK = "light_on_dark"
+MASS = "mass"
+
+
+@dataclass(frozen=True)
+class DigitParams(Params):
+    """The MNIST fit's numbers."""
+
+    frame: int = field(default=28, metadata={"doc": "Side of the frame the model takes."})
+    fit: int = field(default=20, metadata={"doc": "Side the ink's bounding box is scaled to."})
+    centre: str = field(
+        default=MASS,
+        metadata={"doc": "Where the box goes in the frame: by centre of mass.", "choices": (MASS,)},
+    )
+    model_polarity: str = field(
+        default=LIGHT_ON_DARK,
+        metadata={"doc": "The model's polarity: light ink on dark.", "choices": (LIGHT_ON_DARK,)},
+    )
+    border_fraction: float = field(
+        default=1 / 16,
+        metadata={"doc": "The border ring (this fraction of each side) that tells the paper."},
+    )
+    ink_threshold: float = field(
+        default=0.2, metadata={"doc": "Ink stands out from the paper by more than this..."}
+    )
+    ink_fraction: float = field(
+        default=0.3, metadata={"doc": "...and by more than this fraction of the strongest ink."}
+    )
+    ink_grid: int = field(
+        default=64, metadata={"doc": "Ink is located on a copy at most this many pixels a side."}
+    )
+    sharpen_per_scale: float = field(
+        default=2.0,
+        metadata={"doc": "Restoring at scale s applies a sigmoid contrast of gain s times this..."},
+    )
+    sharpen_max_gain: float = field(default=12.0, metadata={"doc": "...at most this gain."})
+
+
+@dataclass(frozen=True, eq=False)
+class DigitFit:
+    """How an input was fitted into the frame: what :meth:`MnistDigit.restore` undoes."""
+
+    picture: Picture
+    gray: np.ndarray
+    """(H, W) float32 in [0, 1], composited over white, in the model's polarity."""
+    inverted: bool
+    """True when the input was dark ink on light paper (and ``gray`` is inverted)."""
+    box: tuple[int, int, int, int]
+    """(left, top, right, bottom) square in input pixels scaled into the fit box."""
+    offset: tuple[int, int]
+    """(x, y) where the fit box was pasted into the frame."""
+    background: float
+    """The paper's level (median of the border ring of ``gray``)."""
+    levels: tuple[float, float]
+    """(black, white): levels of ``gray`` stretched to 0 and 1."""
+    fitted: bool
+    """False for frame-sized inputs, used as they are."""
+    notes: tuple[str, ...] = ()
+    """What the fit has to tell the user (e.g. that no ink was found)."""
+
+
+def _median(values: np.ndarray) -> float:
+    """``np.median`` of a 1-D array as numpy computes it, without its import of ``numpy.ma``."""
+    half = values.size // 2
+    if values.size % 2:
+        return float(np.partition(values, half)[half])
+    return float(np.mean(np.partition(values, (half - 1, half))[half - 1 : half + 1]))
+
+
+class MnistDigit(Adapter):
+    """One digit fitted into the MNIST frame (see the module docstring)."""
+
+    name = "mnist_digit"
+    version = 1
+    modality = IMAGE
+    Params = DigitParams
+
+    @classmethod
+    def problems(cls, card: Card, params: DigitParams, problems: Problems) -> None:
+        shape = card.data.shape
+        if card.data.modality != IMAGE or shape != (1, params.frame, params.frame):
+            problems.add(
+                "preparation",
+                f"mnist_digit takes grey {params.frame}×{params.frame} images; "
+                f"the card's item is {card.data.describe()}",
+            )
+        if not 0 < params.fit <= params.frame:
+            problems.add("preparation.params.fit", "must lie in 1..frame")
+        if card.data.range != (0.0, 1.0):
+            problems.add("data.range", "mnist_digit gives pixels in [0, 1]")
+
+    # --- prepare -------------------------------------------------------------------------------
+    def prepare(self, raw: Picture) -> tuple[np.ndarray, DigitFit]:
+        p: DigitParams = self.params
+        gray = np.clip(luma(raw.over(WHITE))[..., 0], 0.0, 1.0)
+        h, w = gray.shape
+        inverted = bool(self._border(gray).mean() > 0.5)
+        if inverted:
+            gray = 1.0 - gray
+        background = _median(self._border(gray))
+        if (w, h) == (p.frame, p.frame):
+            fit = DigitFit(raw, gray, inverted, (0, 0, w, h), (0, 0), background, (0.0, 1.0), False)
+            return gray.reshape(1, 1, h, w).copy(), fit
+        bbox = self._ink_bbox(gray, background)
+        notes: tuple[str, ...] = ()
+        if bbox is None:
+            notes = ("no ink found: whole image used",)
+            bbox = (0, 0, w, h)
+        box = _square(bbox)
+        crop = resize_plane(_crop_padded(gray, box, background), (p.fit, p.fit))
+        black, white = background, float(crop.max())
+        if white - black < p.ink_threshold:
+            black, white = 0.0, 1.0
+        crop = np.clip((crop - black) / (white - black), 0.0, 1.0)
+        ox, oy = self._centre_offset(crop)
+        digit = np.zeros((p.frame, p.frame), dtype=np.float32)
+        digit[oy : oy + p.fit, ox : ox + p.fit] = crop
+        state = DigitFit(
+            raw, gray, inverted, box, (ox, oy), background, (black, white), True, notes
+        )
+        return digit.reshape(1, 1, p.frame, p.frame), state
+
+    def notes(self, state: DigitFit) -> tuple[str, ...]:
+        return state.notes
+
+    def _border(self, gray: np.ndarray) -> np.ndarray:
+        """The outermost ring (``border_fraction`` of each side, at least one pixel), flattened."""
+        h, w = gray.shape
+        bh = max(1, int(h * self.params.border_fraction))
+        bw = max(1, int(w * self.params.border_fraction))
+        parts = [gray[:bh, :].ravel(), gray[h - bh :, :].ravel()]
+        if h > 2 * bh:
+            parts += [gray[bh : h - bh, :bw].ravel(), gray[bh : h - bh, w - bw :].ravel()]
+        return np.concatenate(parts)
+
+    def _ink_bbox(self, gray: np.ndarray, background: float) -> tuple[int, int, int, int] | None:
+        """Bounding box (left, top, right, bottom; exclusive) of the ink, or None.
+
+        Located on a copy shrunk by area averaging to at most ``ink_grid`` pixels a side; a
+        pixel is ink when it stands out from the paper by ``ink_threshold`` and by
+        ``ink_fraction`` of the strongest ink, and a 3×3 median removes isolated specks (thin
+        strokes it would erase are kept by falling back to the raw mask).
+        """
+        p: DigitParams = self.params
+        h, w = gray.shape
+        factor = max(1.0, max(h, w) / p.ink_grid)
+        small_size = (max(1, round(w / factor)), max(1, round(h / factor)))
+        small = gray if factor == 1.0 else resize_plane(gray, small_size, "box")
+        excess = small - background
+        peak = float(excess.max())
+        if peak <= p.ink_threshold:
+            return None
+        mask = excess > max(p.ink_threshold, p.ink_fraction * peak)
+        if min(mask.shape) >= 3:
+            mask_img = Image.fromarray(mask.astype(np.uint8) * 255)
+            cleaned = np.asarray(mask_img.filter(ImageFilter.MedianFilter(3))) > 127
+            if cleaned.any():
+                mask = cleaned
+        rows = np.flatnonzero(mask.any(axis=1))
+        cols = np.flatnonzero(mask.any(axis=0))
+        sx, sy = w / mask.shape[1], h / mask.shape[0]
+        return (
+            math.floor(cols[0] * sx),
+            math.floor(rows[0] * sy),
+            min(w, math.ceil((cols[-1] + 1) * sx)),
+            min(h, math.ceil((rows[-1] + 1) * sy)),
+        )
+
+    def _centre_offset(self, fit: np.ndarray) -> tuple[int, int]:
+        """Paste offset putting the centre of mass of ``fit`` at the frame's centre."""
+        p: DigitParams = self.params
+        margin = p.frame - p.fit
+        total = float(fit.sum())
+        if total <= 0.0:
+            return margin // 2, margin // 2
+        ys, xs = np.indices(fit.shape)
+        cy, cx = float((ys * fit).sum()) / total, float((xs * fit).sum()) / total
+        ox = min(max(round(p.frame / 2 - cx), 0), margin)
+        oy = min(max(round(p.frame / 2 - cy), 0), margin)
+        return int(ox), int(oy)
+
+    # --- restore ---------------------------------------------------------------------------------
+    def restore(self, result: np.ndarray, state: DigitFit) -> Picture:
+        """Map a (1, 1, frame, frame) result back onto the input's size, polarity and mode
+        family (alpha, if the input had one, is made opaque: strokes may move)."""
+        p: DigitParams = self.params
+        digit = np.clip(np.asarray(result, dtype=np.float32).reshape(p.frame, p.frame), 0.0, 1.0)
+        if not state.fitted:
+            gray = digit
+        else:
+            width, height = state.picture.size
+            left, top, right, _ = state.box
+            ox, oy = state.offset
+            black, white = state.levels
+            scale = (right - left) / p.fit
+            left, top = left - round(ox * scale), top - round(oy * scale)
+            side = round(p.frame * scale)
+            ink = self._sharpen(np.clip(resize_plane(digit, (side, side)), 0.0, 1.0), scale)
+            upscaled = black + ink * (white - black)
+            gray = np.full((height, width), state.background, dtype=np.float32)
+            x0, y0 = max(left, 0), max(top, 0)
+            x1, y1 = min(left + side, width), min(top + side, height)
+            if x1 > x0 and y1 > y0:
+                gray[y0:y1, x0:x1] = upscaled[y0 - top : y1 - top, x0 - left : x1 - left]
+        if state.inverted:
+            gray = 1.0 - gray
+        picture = state.picture
+        values = np.repeat(gray[..., None], picture.channels, axis=2)
+        opaque = None if picture.alpha is None else np.full_like(picture.alpha, picture.scale)
+        restored = Picture(picture.pixels, opaque, picture.label)
+        return restored.with_unit(values)
+
+    def _sharpen(self, ink: np.ndarray, scale: float) -> np.ndarray:
+        """Crisp edges for a result scaled up by ``scale``: normalise the ink to peak at 1 (the
+        model's strokes rarely reach full white), then a normalised sigmoid contrast curve."""
+        p: DigitParams = self.params
+        peak = float(ink.max())
+        if peak > p.ink_threshold:
+            ink = ink / peak
+        gain = min(max(p.sharpen_per_scale * scale, 1.0), p.sharpen_max_gain)
+        low, high = (1.0 / (1.0 + math.exp(-(v - 0.5) * gain)) for v in (0.0, 1.0))
+        curve = 1.0 / (1.0 + np.exp(-(ink - 0.5) * gain))
+        return ((curve - low) / (high - low)).astype(np.float32)
+
+    def original(self, state: DigitFit) -> Picture:
+        """The input as :meth:`restore` writes a result: same size, polarity and mode family,
+        composited over white (for side-by-side pictures)."""
+        picture = state.picture
+        gray = 1.0 - state.gray if state.inverted else state.gray
+        values = np.repeat(gray[..., None], picture.channels, axis=2)
+        opaque = None if picture.alpha is None else np.full_like(picture.alpha, picture.scale)
+        return Picture(picture.pixels, opaque, picture.label).with_unit(values)
+
+
+def _square(bbox: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    left, top, right, bottom = bbox
+    w, h = right - left, bottom - top
+    side = max(w, h, 1)
+    left -= (side - w) // 2
+    top -= (side - h) // 2
+    return left, top, left + side, top + side
+
+
+def _crop_padded(gray: np.ndarray, box: tuple[int, int, int, int], fill: float) -> np.ndarray:
+    left, top, right, bottom = box
+    h, w = gray.shape
+    out = np.full((bottom - top, right - left), fill, dtype=np.float32)
+    x0, y0, x1, y1 = max(left, 0), max(top, 0), min(right, w), min(bottom, h)
+    if x1 > x0 and y1 > y0:
+        out[y0 - top : y1 - top, x0 - left : x1 - left] = gray[y0:y1, x0:x1]
+    return out
+
+
+__all__ = ["DigitFit", "DigitParams", "MnistDigit"]

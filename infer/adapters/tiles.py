@@ -1,0 +1,180 @@
+"""``tiles``: fully convolutional image models at the input's own resolution, in tiles.
+
+A fully convolutional model takes any size whose height and width are a multiple of its total
+stride (the card's ``multiple_of``). :meth:`Tiles.prepare` composites the picture over the paper
+colour, brings its channels to the model's, and pads the bottom and right edges by mirroring up
+to that multiple; :meth:`Tiles.restore` crops the padding away and brings the channels back
+(a grey model keeps a colour input's chroma, as the ``image`` adapter does).
+
+:meth:`Tiles.run` applies the model in overlapping windows so that memory is bounded by the
+tile, not the photo: each window is a ``tile``-sized core plus ``margin`` pixels of context on
+every side (clamped to the image, never padded), and only its core is kept. Every output pixel
+depends on inputs at most the model's receptive radius away, and the card's margin covers that
+radius, so each core is computed from exactly the inputs the whole-image pass would use: the
+tiled result equals the whole-image result up to float summation order (seamless; tested within
+1e-4). Windows start on multiples of ``multiple_of``, so pooling and strided layers see the same
+grid as in the whole-image pass.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+
+from aeinfer.adapters.base import Adapter, ModelFunction, Params
+from aeinfer.adapters.image import back_to_channels, paper_for, paper_problems, to_channels
+from aeinfer.card import HEIGHT, IMAGE, WIDTH, Card, Problems
+from aeinfer.pictures import Picture
+
+SYMMETRIC = "symmetric"
+EDGE = "edge"
+
+
+@dataclass(frozen=True)
+class TilesParams(Params):
+    """How a large picture is cut into windows."""
+
+    margin: int = field(
+        metadata={
+            "doc": "Context pixels on each side of a tile's core; at least the model's receptive "
+            "radius (measured at export), a multiple of multiple_of."
+        }
+    )
+    tile: int = field(
+        default=256,
+        metadata={"doc": "Side of a window's core in pixels, a multiple of multiple_of."},
+    )
+    batch: int = field(default=4, metadata={"doc": "Windows per model call."})
+    pad: str = field(
+        default=SYMMETRIC,
+        metadata={
+            "doc": "How the bottom and right edges are padded up to multiple_of: mirrored "
+            "(symmetric, the edge pixel repeated once) or the edge pixel repeated.",
+            "choices": (SYMMETRIC, EDGE),
+        },
+    )
+    paper: tuple[float, ...] = field(
+        default=(1.0,),
+        metadata={"doc": "The colour transparent pixels take, in [0, 1]: one value or three."},
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class Padded:
+    """A picture padded for the model: the picture, how it looked, and its own size."""
+
+    picture: Picture
+    seen: np.ndarray
+    height: int
+    width: int
+
+
+def _multiple(card: Card) -> int:
+    sizes = [a.multiple_of for a in card.data.axes if a.name in (HEIGHT, WIDTH)]
+    return math.lcm(*sizes) if sizes else 1
+
+
+class Tiles(Adapter):
+    """Native resolution through overlapping tiles (see the module docstring)."""
+
+    name = "tiles"
+    version = 1
+    modality = IMAGE
+    Params = TilesParams
+    batchable = False
+
+    @classmethod
+    def problems(cls, card: Card, params: TilesParams, problems: Problems) -> None:
+        data = card.data
+        if data.modality != IMAGE or set(data.free_axes) != {HEIGHT, WIDTH}:
+            problems.add(
+                "preparation",
+                "the tiles adapter takes images of free height and width; the "
+                f"card's item is {data.describe()}",
+            )
+            return
+        if data.range != (0.0, 1.0):
+            problems.add("data.range", "image adapters give pixels in [0, 1]")
+        step = _multiple(card)
+        for name in ("margin", "tile"):
+            value = getattr(params, name)
+            if value < (0 if name == "margin" else 1) or value % step:
+                problems.add(
+                    f"preparation.params.{name}", f"{value} is not a multiple of {step} (≥ 0)"
+                )
+        if params.batch < 1:
+            problems.add("preparation.params.batch", "must be at least 1")
+        paper_problems(params.paper, problems)
+
+    def prepare(self, raw: Picture) -> tuple[np.ndarray, Padded]:
+        channels = int(self.card.data.axes[0].size or 0)
+        seen = raw.over(paper_for(self.params.paper, raw.channels))
+        values = to_channels(seen, channels)
+        step = _multiple(self.card)
+        h, w = values.shape[:2]
+        pad_h, pad_w = -h % step, -w % step
+        if pad_h or pad_w:
+            values = np.pad(values, ((0, pad_h), (0, pad_w), (0, 0)), mode=self.params.pad)
+        tensor = np.ascontiguousarray(values.transpose(2, 0, 1)[None], dtype=np.float32)
+        return tensor, Padded(raw, seen, h, w)
+
+    def restore(self, result: np.ndarray, state: Padded) -> Picture:
+        values = np.asarray(result, dtype=np.float32)[0, :, : state.height, : state.width]
+        values = np.clip(values.transpose(1, 2, 0), 0.0, 1.0)
+        return state.picture.with_unit(back_to_channels(values, state.seen))
+
+    def original(self, state: Padded) -> Picture:
+        return state.picture
+
+    def run(
+        self,
+        fn: ModelFunction,
+        batch: np.ndarray,
+        scale: Fraction = Fraction(1),
+        unit: int = 1,
+    ) -> np.ndarray:
+        """``fn`` over ``batch`` (n, C, H, W) in windows; ``scale`` is ``fn``'s output size per
+        input size (1 reconstruct, 1/stride encode, stride decode) and ``unit`` the pixels one
+        element of ``batch`` spans (1 for images, the stride for codes)."""
+        tile = max(1, self.params.tile // unit)
+        margin = -(-self.params.margin // unit)
+        n, _, height, width = batch.shape
+        if height <= tile + 2 * margin and width <= tile + 2 * margin:
+            return fn(batch)
+        window = (min(tile + 2 * margin, height), min(tile + 2 * margin, width))
+        cores = [(y, x) for y in range(0, height, tile) for x in range(0, width, tile)]
+        out: np.ndarray | None = None
+        for item in range(n):
+            for start in range(0, len(cores), self.params.batch):
+                chunk = cores[start : start + self.params.batch]
+                origins = [_window_origin(core, window, (height, width), margin) for core in chunk]
+                crops = np.stack(
+                    [batch[item, :, y : y + window[0], x : x + window[1]] for y, x in origins]
+                )
+                results = fn(crops)
+                if out is None:
+                    size = (int(height * scale), int(width * scale))
+                    out = np.empty((n, results.shape[1], *size), dtype=np.float32)
+                for (cy, cx), (wy, wx), result in zip(chunk, origins, results, strict=True):
+                    y0, x0 = int(cy * scale), int(cx * scale)
+                    y1 = int(min(cy + tile, height) * scale)
+                    x1 = int(min(cx + tile, width) * scale)
+                    oy, ox = int((cy - wy) * scale), int((cx - wx) * scale)
+                    out[item, :, y0:y1, x0:x1] = result[:, oy : oy + y1 - y0, ox : ox + x1 - x0]
+        assert out is not None  # at least one core exists
+        return out
+
+
+def _window_origin(
+    core: tuple[int, int], window: tuple[int, int], size: tuple[int, int], margin: int
+) -> tuple[int, int]:
+    """Top-left of the window around ``core``: ``margin`` before it, moved inside the image."""
+    return tuple(  # type: ignore[return-value]
+        min(max(c - margin, 0), s - w) for c, w, s in zip(core, window, size, strict=True)
+    )
+
+
+__all__ = ["Tiles", "TilesParams"]

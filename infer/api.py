@@ -1,0 +1,214 @@
+"""The Python API: :func:`load` and the :class:`Autoencoder` it returns.
+
+Tensors in, tensors out — and files in, files' worth out. Every call takes either
+
+- **tensors** (numpy arrays): items ``(N, *item)`` or one item, codes ``(N, *latent)``; the
+  result is a tensor, exactly what the graphs compute (see :class:`~aeinfer.model.Model`); or
+- **what a user has**: a path, the bytes of a file, or a Pillow image (or a list of them),
+  prepared by the adapter the card names; the result has the input's kind and size — a Pillow
+  image for a path or a Pillow image, the file bytes for bytes (PNG for pictures), an array of the
+  file's shape for a signal file. ``model.denoise("photo.jpg")`` is the picture
+  ``aeinfer denoise photo.jpg`` writes.
+
+Every call goes through :mod:`aeinfer.tasks`, as the command line does, so both give identical
+results for the same input.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aeinfer import tasks
+from aeinfer.card import DENOISE, FP32, RECONSTRUCT, Card
+from aeinfer.model import Model, load_model
+from aeinfer.pictures import Picture
+from aeinfer.scores import score_per_item
+from aeinfer.signals import Signal
+
+
+def _is_tensor(x: Any) -> bool:
+    if isinstance(x, np.ndarray):
+        return True
+    if isinstance(x, (list, tuple)) and x:
+        return all(isinstance(v, (np.ndarray, int, float, list, tuple)) for v in x)
+    return False
+
+
+def _sources(x: Any) -> tuple[list[Any], bool]:
+    """The inputs as a list, and whether a single one was given."""
+    if isinstance(x, (list, tuple)):
+        return list(x), False
+    return [x], True
+
+
+def _same_kind(raw: tasks.Raw, source: Any) -> Any:
+    """A result in the kind of its input: bytes for bytes, a Pillow image for a path or a
+    Pillow image, an array (the file's shape) for a signal."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return tasks.output_bytes(raw)
+    if isinstance(raw, Signal):
+        return raw.values
+    assert isinstance(raw, Picture)
+    return raw.to_pil()
+
+
+class Autoencoder:
+    """A loaded model: the tensor-level :attr:`model` with its card's preparation on top.
+
+    Get one with :func:`aeinfer.load`. Safe to use from several threads.
+    """
+
+    def __init__(self, model: Model) -> None:
+        self._pipe = tasks.pipeline(model)
+
+    # --- description -----------------------------------------------------------------------
+    @property
+    def pipeline(self) -> tasks.Pipeline:
+        return self._pipe
+
+    @property
+    def model(self) -> Model:
+        """The tensor-level model (tensors in, tensors out)."""
+        return self._pipe.model
+
+    @property
+    def card(self) -> Card:
+        """The parsed model card."""
+        return self._pipe.card
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """The model card as JSON data; a fresh copy."""
+        return self.model.info
+
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    @property
+    def family(self) -> str:
+        return self.model.family
+
+    @property
+    def path(self) -> Path | None:
+        return self.model.path
+
+    @property
+    def precision(self) -> str:
+        return self.model.precision
+
+    @property
+    def precisions(self) -> tuple[str, ...]:
+        return self.model.precisions
+
+    @property
+    def providers(self) -> list[str]:
+        return self.model.providers
+
+    @property
+    def device_note(self) -> str:
+        return self.model.device_note
+
+    @property
+    def item_shape(self) -> tuple[int | None, ...]:
+        return self.model.item_shape
+
+    @property
+    def latent_shape(self) -> tuple[int | None, ...]:
+        return self.model.latent_shape
+
+    @property
+    def is_variational(self) -> bool:
+        return self.model.is_variational
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        return self.card.tasks
+
+    def __repr__(self) -> str:
+        return f"Autoencoder({self.model!r})"
+
+    # --- the calls --------------------------------------------------------------------------
+    def encode(self, x: Any) -> np.ndarray:
+        """Codes (N, *latent) of tensors or of inputs (a variational model's posterior mean)."""
+        if _is_tensor(x):
+            return self.model.encode(np.asarray(x))
+        sources, _ = _sources(x)
+        return tasks.encode(self._pipe, sources)[0]
+
+    def encode_distribution(self, x: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(mean, logvar) of q(z|x) for a variational model, of tensors."""
+        return self.model.encode_distribution(np.asarray(x))
+
+    def decode(self, z: Any) -> np.ndarray:
+        """Items (N, *item) from codes (N, *latent)."""
+        return tasks.decode(self._pipe, np.asarray(z))
+
+    def reconstruct(self, x: Any) -> Any:
+        """decoder(encoder(x)): a tensor for tensors; for inputs, each result in its input's
+        kind and size (see the module docstring)."""
+        return self._round_trip(x, RECONSTRUCT)
+
+    def denoise(self, x: Any) -> Any:
+        """As :meth:`reconstruct`, through a model whose card lists ``denoise``."""
+        return self._round_trip(x, DENOISE)
+
+    def _round_trip(self, x: Any, task: str) -> Any:
+        if _is_tensor(x):
+            tasks.require(self._pipe, task)
+            return self.model.reconstruct(np.asarray(x))
+        sources, single = _sources(x)
+        outputs = [
+            _same_kind(tasks.unwrap(outcome).output, source)
+            for outcome, source in zip(
+                tasks.reconstruct_each(self._pipe, sources, task=task), sources, strict=True
+            )
+        ]
+        return outputs[0] if single else outputs
+
+    def score(self, x: Any) -> Any:
+        """Anomaly scores: an array (N,) for tensors; for inputs, a :class:`~aeinfer.tasks.Score`
+        (a list of them for several inputs, or a file holding several items)."""
+        if _is_tensor(x):
+            items = self.model.check_items(np.asarray(x))
+            return score_per_item(self.model.reconstruct(items), items)
+        sources, single = _sources(x)
+        scores = [s for o in tasks.score_each(self._pipe, sources) for s in tasks.unwrap(o).output]
+        return scores[0] if single and len(scores) == 1 else scores
+
+    def sample(self, n: int, seed: int | None = None) -> np.ndarray:
+        """Decode ``n`` draws from the prior (variational models); seeded for repeatability."""
+        return tasks.sample(self._pipe, n, seed).items
+
+    def sample_latents(self, n: int, seed: int | None = None) -> np.ndarray:
+        return self.model.sample_latents(n, seed)
+
+    def interpolate(self, first: Any, last: Any, steps: int = 10) -> np.ndarray:
+        """Items (steps, *item) decoded along the line between two inputs' codes."""
+        if _is_tensor(first) and _is_tensor(last):
+            tasks.require(self._pipe, tasks.INTERPOLATE)
+            codes = self.model.encode(np.stack([np.asarray(first), np.asarray(last)]))
+            return tasks.decode(self._pipe, tasks.interpolate_codes(codes[0], codes[1], steps))
+        return tasks.interpolate(self._pipe, first, last, steps)
+
+
+def load(
+    name_or_path: str | os.PathLike[str], device: str = "auto", precision: str = FP32
+) -> Autoencoder:
+    """Load a bundled model by name, or a model directory by path, on ``device``.
+
+    A bare name (``"denoise"``) is a bundled model; a directory is a path (``"./mine"``, a
+    :class:`pathlib.Path`). ``device`` is ``auto`` (CUDA if it really starts, else CPU),
+    ``cpu`` or ``cuda`` (an error if CUDA cannot be obtained). ``precision`` is ``fp32`` or a
+    variant the model ships (``fp16``, ``int8``; see the card's ``graphs``). Sessions are cached
+    per (directory, device, precision) and checked against the card's sha256 when first loaded.
+    """
+    path: str | Path = name_or_path if isinstance(name_or_path, (str, Path)) else Path(name_or_path)
+    return Autoencoder(load_model(path, device, precision))
+
+
+__all__ = ["Autoencoder", "load"]

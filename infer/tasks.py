@@ -1,0 +1,489 @@
+"""The tasks — encode, decode, reconstruct, denoise, score, sample, interpolate — as functions.
+
+Each takes a :class:`Pipeline` (a tensor-level :class:`~aeinfer.model.Model` with the adapter
+its card names) and what a user has — an image or signal file, its bytes, a Pillow image — and
+returns the result with notes for the user. This is the one place where an input is read,
+prepared, run and restored; the command line, the Python API (:mod:`aeinfer.api`) and any other
+front end call these functions and nothing below them.
+
+Per-input tasks come in two forms: ``reconstruct(pipe, source)`` for one input (errors raised),
+and ``reconstruct_each(pipe, sources)``, which reads and prepares inputs in bounded chunks,
+runs inputs of one shape together (one model call for a folder of digits) and yields a
+:class:`Done` or :class:`Failed` per input, in order, so a job can carry on past a bad file.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aeinfer.adapters import Adapter, adapter_for
+from aeinfer.card import (
+    DECODE,
+    DENOISE,
+    ENCODE,
+    IMAGE,
+    INTERPOLATE,
+    RECONSTRUCT,
+    SAMPLE,
+    SCORE,
+    TASKS,
+    Card,
+)
+from aeinfer.errors import AeinferError, CapabilityError, InputError
+from aeinfer.model import Model
+from aeinfer.pictures import IMAGE_SUFFIXES, Picture, picture_bytes, read_picture
+from aeinfer.scores import percentile_of, score_per_item
+from aeinfer.signals import SIGNAL_SUFFIXES, SUFFIX_OF, Signal, read_signal, signal_bytes
+
+CHUNK = 64
+"""Inputs read and prepared together: bounds memory for folders of any size."""
+SEED_SPACE = 2**32
+"""Seeds drawn when none is given lie in [0, SEED_SPACE)."""
+MIN_STEPS = 2
+STDIN_LABEL = "<stdin>"
+PNG = ".png"
+
+Source = str | os.PathLike[str] | bytes | bytearray | memoryview | Any
+"""A path, the bytes of a file, a Pillow image, or an image array (H, W[, C])."""
+Raw = Picture | Signal
+
+
+@dataclass(frozen=True, eq=False)
+class Pipeline:
+    """A model and the adapter its card names: what every task runs on."""
+
+    model: Model
+    adapter: Adapter
+
+    @property
+    def card(self) -> Card:
+        return self.model.card
+
+    @property
+    def modality(self) -> str:
+        return self.model.card.data.modality
+
+    @property
+    def input_suffixes(self) -> frozenset[str]:
+        """Suffixes of the files this model reads when folders are walked."""
+        return IMAGE_SUFFIXES if self.modality == IMAGE else SIGNAL_SUFFIXES
+
+    def read(self, source: Source, label: str | None = None) -> Raw:
+        """A user's input as the adapter's raw form: a Picture or a Signal."""
+        if self.modality == IMAGE:
+            return read_picture(source, label)
+        return read_signal(source, label)
+
+    def output_suffix(self, raw: Raw | None = None) -> str:
+        """The suffix a per-file result is written with: PNG for pictures, the input's own
+        format for signals."""
+        if isinstance(raw, Signal):
+            return SUFFIX_OF[raw.format]
+        return PNG if self.modality == IMAGE else ".npy"
+
+
+def pipeline(model: Model) -> Pipeline:
+    """The pipeline of ``model``: its card's adapter, checked."""
+    return Pipeline(model, adapter_for(model.card))
+
+
+def require(pipe: Pipeline, task: str) -> None:
+    """Raise CapabilityError unless the card lists ``task``."""
+    if task not in TASKS:
+        raise InputError(f"unknown task {task!r}; valid: {', '.join(TASKS)}")
+    card = pipe.card
+    if task not in card.tasks:
+        hint = " (a model trained to denoise is needed, e.g. denoise)" if task == DENOISE else ""
+        hint = " (sampling needs a variational model, e.g. vae)" if task == SAMPLE else hint
+        raise CapabilityError(
+            f"model {card.name!r} cannot {task}: its card lists {', '.join(card.tasks)}{hint}"
+        )
+
+
+def output_bytes(raw: Raw, suffix: str = PNG, label: str = "") -> bytes:
+    """A result as the bytes of a file: a picture in the format ``suffix`` names, a signal in
+    its own format. What the CLI writes and what a server would send are these bytes."""
+    if isinstance(raw, Signal):
+        return signal_bytes(raw)
+    return picture_bytes(raw, suffix, label)
+
+
+def label_of(source: Source, label: str | None = None) -> str:
+    if label is not None:
+        return label
+    if isinstance(source, (str, os.PathLike)):
+        return str(source)
+    return STDIN_LABEL if isinstance(source, (bytes, bytearray, memoryview)) else "<input>"
+
+
+# --- per-input results ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Done:
+    """One input's result: the restored output (a Picture or Signal, or codes for encode, or
+    scores for score), what the model saw and gave, and notes for the user."""
+
+    label: str
+    output: Any
+    prepared: np.ndarray
+    result: np.ndarray
+    state: Any
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Failed:
+    """One input that could not be done, and why (one line that names it)."""
+
+    label: str
+    error: AeinferError
+
+    @property
+    def message(self) -> str:
+        return str(self.error)
+
+
+Outcome = Done | Failed
+
+
+@dataclass(frozen=True)
+class Score:
+    """One item's anomaly score and where it falls in the card's reference distribution."""
+
+    label: str
+    value: float
+    percentile: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"path": self.label, "score": self.value, "percentile": self.percentile}
+
+
+@dataclass(frozen=True, eq=False)
+class _Ready:
+    index: int
+    label: str
+    tensor: np.ndarray
+    state: Any
+    notes: tuple[str, ...]
+
+
+def _prepare(pipe: Pipeline, index: int, source: Source, label: str) -> _Ready:
+    raw = pipe.read(source, label)
+    tensor, state = pipe.adapter.prepare(raw)
+    # The model's own check, with the input's name, before anything is stacked or run.
+    tensor = pipe.model.check_items(tensor, label)
+    notes = tuple(raw.notes) + tuple(pipe.adapter.notes(state))
+    return _Ready(index, label, tensor, state, notes)
+
+
+def _stride(card: Card) -> int:
+    """How many item pixels one latent element spans along the free axes (1 if none)."""
+    return next((a.stride for a in card.latent.axes if a.stride), 1)
+
+
+def _grouped(
+    pipe: Pipeline, fn: Callable[[np.ndarray], np.ndarray], ready: list[_Ready], scale: Fraction
+) -> list[np.ndarray]:
+    """``fn`` over every prepared tensor: inputs of one shape in one call where the adapter
+    allows it, else each through the adapter's ``run`` (tiled for large pictures)."""
+    if not pipe.adapter.batchable:
+        return [pipe.adapter.run(fn, r.tensor, scale) for r in ready]
+    results: list[np.ndarray | None] = [None] * len(ready)
+    shapes: dict[tuple[int, ...], list[int]] = {}
+    for position, r in enumerate(ready):
+        shapes.setdefault(r.tensor.shape[1:], []).append(position)
+    for positions in shapes.values():
+        stacked = np.concatenate([ready[p].tensor for p in positions])
+        out = fn(stacked)
+        start = 0
+        for p in positions:
+            count = ready[p].tensor.shape[0]
+            results[p] = out[start : start + count]
+            start += count
+    return [r for r in results if r is not None]  # every position was filled
+
+
+def _each(
+    pipe: Pipeline,
+    sources: Sequence[Source],
+    labels: Sequence[str] | None,
+    run: Callable[[list[_Ready]], list[np.ndarray]],
+    finish: Callable[[_Ready, np.ndarray], Any],
+) -> Iterator[Outcome]:
+    """Read and prepare ``sources`` in chunks, ``run`` the prepared ones, ``finish`` each."""
+    for start in range(0, len(sources), CHUNK):
+        chunk = range(start, min(start + CHUNK, len(sources)))
+        outcomes: dict[int, Outcome] = {}
+        ready: list[_Ready] = []
+        for index in chunk:
+            label = label_of(sources[index], labels[index] if labels else None)
+            try:
+                ready.append(_prepare(pipe, index, sources[index], label))
+            except AeinferError as exc:
+                outcomes[index] = Failed(label, exc)
+        results = run(ready) if ready else []
+        for r, result in zip(ready, results, strict=True):
+            try:
+                output = finish(r, result)
+            except AeinferError as exc:
+                outcomes[r.index] = Failed(r.label, exc)
+                continue
+            outcomes[r.index] = Done(r.label, output, r.tensor, result, r.state, r.notes)
+        for index in chunk:
+            yield outcomes[index]
+
+
+def unwrap(outcome: Outcome) -> Done:
+    """The Done of an outcome; a Failed one raises its error."""
+    if isinstance(outcome, Failed):
+        raise outcome.error
+    return outcome
+
+
+# --- reconstruct, denoise, score ------------------------------------------------------------------
+
+
+def reconstruct_each(
+    pipe: Pipeline,
+    sources: Sequence[Source],
+    labels: Sequence[str] | None = None,
+    *,
+    task: str = RECONSTRUCT,
+) -> Iterator[Outcome]:
+    """decoder(encoder(x)) of every input, restored to the input's size and kind
+    (``Done.output``); ``task`` is ``reconstruct`` or ``denoise`` (which the card must list)."""
+    require(pipe, task)
+
+    def run(ready: list[_Ready]) -> list[np.ndarray]:
+        return _grouped(pipe, pipe.model.reconstruct, ready, Fraction(1))
+
+    return _each(
+        pipe, sources, labels, run, lambda r, result: pipe.adapter.restore(result, r.state)
+    )
+
+
+def reconstruct(
+    pipe: Pipeline, source: Source, label: str | None = None, *, task: str = RECONSTRUCT
+) -> Done:
+    """One input's reconstruction (see :func:`reconstruct_each`); errors are raised."""
+    return unwrap(next(reconstruct_each(pipe, [source], [label_of(source, label)], task=task)))
+
+
+def denoise(pipe: Pipeline, source: Source, label: str | None = None) -> Done:
+    """One input denoised: its reconstruction through a model whose card lists ``denoise``."""
+    return reconstruct(pipe, source, label, task=DENOISE)
+
+
+def scores_of(
+    pipe: Pipeline, prepared: np.ndarray, result: np.ndarray, label: str
+) -> tuple[Score, ...]:
+    """The scores of a prepared batch and its reconstruction; items past the first of a file
+    are labelled ``label[i]``."""
+    values = score_per_item(result, prepared)
+    distribution = pipe.card.score
+    return tuple(
+        Score(
+            label if len(values) == 1 else f"{label}[{i}]",
+            float(value),
+            None if distribution is None else percentile_of(float(value), distribution),
+        )
+        for i, value in enumerate(values)
+    )
+
+
+def score_each(
+    pipe: Pipeline, sources: Sequence[Source], labels: Sequence[str] | None = None
+) -> Iterator[Outcome]:
+    """The anomaly score of every input (``Done.output``: one :class:`Score` per item)."""
+    require(pipe, SCORE)
+
+    def run(ready: list[_Ready]) -> list[np.ndarray]:
+        return _grouped(pipe, pipe.model.reconstruct, ready, Fraction(1))
+
+    return _each(
+        pipe, sources, labels, run, lambda r, result: scores_of(pipe, r.tensor, result, r.label)
+    )
+
+
+def score(pipe: Pipeline, source: Source, label: str | None = None) -> Done:
+    return unwrap(next(score_each(pipe, [source], [label_of(source, label)])))
+
+
+# --- encode and decode ----------------------------------------------------------------------------
+
+
+def encode_each(
+    pipe: Pipeline, sources: Sequence[Source], labels: Sequence[str] | None = None
+) -> Iterator[Outcome]:
+    """The code of every input (``Done.output``: (n, *latent); a variational model's mean)."""
+    require(pipe, ENCODE)
+    scale = Fraction(1, _stride(pipe.card))
+
+    def run(ready: list[_Ready]) -> list[np.ndarray]:
+        return _grouped(pipe, pipe.model.encode, ready, scale)
+
+    return _each(pipe, sources, labels, run, lambda r, result: result)
+
+
+def encode(
+    pipe: Pipeline, sources: Sequence[Source], labels: Sequence[str] | None = None
+) -> tuple[np.ndarray, list[str]]:
+    """The codes of all inputs as one (N, *latent) array, and the label of each row; any bad
+    input fails the whole call (a missing row would misalign the rest)."""
+    blocks, rows = [], []
+    for outcome in encode_each(pipe, sources, labels):
+        done = unwrap(outcome)
+        blocks.append(done.output)
+        count = len(done.output)
+        rows.extend([done.label] if count == 1 else [f"{done.label}[{i}]" for i in range(count)])
+    shapes = {block.shape[1:] for block in blocks}
+    if len(shapes) > 1:
+        raise InputError(
+            "inputs of different sizes give codes of different shapes "
+            f"({', '.join(sorted(str(s) for s in shapes))}); encode them one file at a time"
+        )
+    if not blocks:
+        return np.zeros((0, *(s or 0 for s in pipe.model.latent_shape)), np.float32), []
+    return np.concatenate(blocks), rows
+
+
+def decode(pipe: Pipeline, codes: np.ndarray, label: str = "latents") -> np.ndarray:
+    """Items (N, *item) from codes (N, *latent), in the data's units."""
+    require(pipe, DECODE)
+    model = pipe.model
+    latents = model.check_latents(codes, label)
+    stride = _stride(pipe.card)
+    if stride == 1 or pipe.adapter.batchable:
+        return model.decode(latents, label)
+    return pipe.adapter.run(
+        lambda chunk: model.decode(chunk, label), latents, Fraction(stride), stride
+    )
+
+
+def as_outputs(pipe: Pipeline, items: np.ndarray, label: str = "decoded") -> list[Raw]:
+    """Decoded items as files would hold them: 8-bit pictures (grey or RGB), or ``.npy``
+    signals."""
+    outputs: list[Raw] = []
+    low, high = pipe.card.data.range or (0.0, 1.0)
+    for index, item in enumerate(items):
+        name = f"{label}[{index}]"
+        if pipe.modality == IMAGE:
+            unit = (np.clip(item, low, high) - low) / (high - low)
+            pixels = (unit.transpose(1, 2, 0) * 255.0 + 0.5).astype(np.uint8)
+            outputs.append(Picture(np.ascontiguousarray(pixels), None, name))
+        else:
+            outputs.append(Signal(np.asarray(item, dtype=np.float32), name))
+    return outputs
+
+
+# --- sample and interpolate -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Samples:
+    """Draws from the prior: the codes (N, *latent), their decoded items, and the seed."""
+
+    latents: np.ndarray
+    items: np.ndarray
+    seed: int
+
+
+def sample(pipe: Pipeline, count: int, seed: int | None = None) -> Samples:
+    """Decode ``count`` draws from the prior. Without ``seed`` a fresh one is drawn and
+    returned, so any result can be reproduced."""
+    require(pipe, SAMPLE)
+    if count < 1:
+        raise InputError(f"sample count must be at least 1, got {count}")
+    if seed is None:
+        seed = secrets.randbelow(SEED_SPACE)
+    latents = pipe.model.sample_latents(count, seed)
+    return Samples(latents=latents, items=pipe.model.decode(latents), seed=seed)
+
+
+def interpolate_codes(first: np.ndarray, last: np.ndarray, steps: int) -> np.ndarray:
+    """``steps`` evenly spaced codes on the line from ``first`` to ``last``, both included."""
+    if steps < MIN_STEPS:
+        raise InputError(f"interpolation needs at least {MIN_STEPS} steps, got {steps}")
+    if first.shape != last.shape:
+        raise InputError(
+            f"the two inputs give codes of different shapes {first.shape} and {last.shape} "
+            "(inputs of different sizes); interpolate inputs of one size"
+        )
+    weights = np.linspace(0.0, 1.0, steps, dtype=np.float32).reshape(-1, *[1] * first.ndim)
+    return ((1.0 - weights) * first + weights * last).astype(np.float32)
+
+
+def interpolate(
+    pipe: Pipeline,
+    first: Source,
+    last: Source,
+    steps: int,
+    labels: Sequence[str] | None = None,
+) -> np.ndarray:
+    """Decode ``steps`` points on the line between two inputs' codes (for a variational model,
+    the posterior means); returns (steps, *item)."""
+    require(pipe, INTERPOLATE)
+    if steps < MIN_STEPS:
+        raise InputError(f"interpolation needs at least {MIN_STEPS} steps, got {steps}")
+    codes = [unwrap(o).output for o in encode_each(pipe, [first, last], labels)]
+    return decode(pipe, interpolate_codes(codes[0][0], codes[1][0], steps))
+
+
+def side_by_side(original: Raw, restored: Raw) -> Raw:
+    """The original and its result in one picture, side by side; a signal's result alone
+    (arrays have no side-by-side)."""
+    if not isinstance(restored, Picture) or not isinstance(original, Picture):
+        return restored
+    pixels = np.concatenate([original.pixels, restored.pixels.astype(original.pixels.dtype)], 1)
+    alpha = None
+    if original.alpha is not None or restored.alpha is not None:
+        opaque = np.full(original.pixels.shape[:2], original.scale, original.pixels.dtype)
+        alpha = np.concatenate(
+            [
+                original.alpha if original.alpha is not None else opaque,
+                restored.alpha if restored.alpha is not None else opaque,
+            ],
+            axis=1,
+        )
+    return Picture(pixels, alpha, restored.label)
+
+
+def source_paths(sources: Sequence[Source]) -> list[Path]:
+    """The paths among ``sources`` (outputs are never written over them)."""
+    return [Path(s) for s in sources if isinstance(s, (str, os.PathLike))]
+
+
+__all__ = [
+    "Done",
+    "Failed",
+    "Outcome",
+    "Pipeline",
+    "Samples",
+    "Score",
+    "as_outputs",
+    "decode",
+    "denoise",
+    "encode",
+    "encode_each",
+    "interpolate",
+    "interpolate_codes",
+    "output_bytes",
+    "pipeline",
+    "reconstruct",
+    "reconstruct_each",
+    "require",
+    "sample",
+    "score",
+    "score_each",
+    "side_by_side",
+    "unwrap",
+]
