@@ -41,8 +41,12 @@ from pathlib import Path
 from typing import Any
 
 from aeinfer.errors import ModelIntegrityError, ModelNotFoundError
+from aeinfer.names import CARD_FILE as CARD_FILE  # re-exported: the card's vocabulary
+from aeinfer.names import FP16 as FP16
+from aeinfer.names import FP32 as FP32
+from aeinfer.names import INT8 as INT8
+from aeinfer.names import PRECISIONS as PRECISIONS
 
-CARD_FILE = "card.json"
 FORMAT_VERSION = 2
 METADATA_PREFIX = "aeinfer."
 
@@ -79,10 +83,6 @@ SAMPLE = "sample"
 INTERPOLATE = "interpolate"
 TASKS = (ENCODE, DECODE, RECONSTRUCT, DENOISE, SCORE, SAMPLE, INTERPOLATE)
 
-FP32 = "fp32"
-FP16 = "fp16"
-INT8 = "int8"
-PRECISIONS = (FP32, FP16, INT8)
 ROLES = ("encoder", "decoder")
 
 SCORE_METRIC = "mse"

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import typer
 
 from aeinfer import __version__
-from aeinfer.card import PRECISIONS
 from aeinfer.errors import AeinferError, InputError, OutputError, RuntimeMissingError
+from aeinfer.names import PRECISIONS
 from aeinfer.zoo import DENOISE_MODEL, RECONSTRUCT_MODEL, VARIATIONAL_MODEL
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ class Device(str, Enum):
     cuda = "cuda"
 
 
-# aeinfer.card.PRECISIONS as an Enum, so that --help lists the choices.
+# aeinfer.names.PRECISIONS as an Enum, so that --help lists the choices.
 Precision = Enum("Precision", {name: name for name in PRECISIONS}, type=str)  # type: ignore[misc]
 
 

@@ -13,8 +13,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from aeinfer.card import CARD_FILE, read_card
 from aeinfer.errors import ModelNotFoundError
+from aeinfer.names import CARD_FILE
+
+# The card module is imported inside the functions that read cards: the command line imports
+# this module for its default names, and must stay quick to start.
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 
@@ -77,4 +80,6 @@ def resolve(name_or_path: str | Path) -> Path:
 
 def list_models() -> list[dict[str, Any]]:
     """Summaries of every bundled model (read from the cards; no ONNX Runtime needed)."""
+    from aeinfer.card import read_card
+
     return [read_card(MODELS_DIR / name).summary() for name in bundled_names()]
