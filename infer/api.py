@@ -24,6 +24,7 @@ import numpy as np
 
 from aeinfer import tasks
 from aeinfer.card import DENOISE, FP32, RECONSTRUCT, Card
+from aeinfer.errors import InputError
 from aeinfer.model import Model, load_model
 from aeinfer.pictures import Picture
 from aeinfer.scores import score_per_item
@@ -136,17 +137,17 @@ class Autoencoder:
     def encode(self, x: Any) -> np.ndarray:
         """Codes (N, *latent) of tensors or of inputs (a variational model's posterior mean)."""
         if _is_tensor(x):
-            return self.model.encode(np.asarray(x))
+            return self.model.encode(x)
         sources, _ = _sources(x)
         return tasks.encode(self._pipe, sources)[0]
 
     def encode_distribution(self, x: Any) -> tuple[np.ndarray, np.ndarray]:
         """(mean, logvar) of q(z|x) for a variational model, of tensors."""
-        return self.model.encode_distribution(np.asarray(x))
+        return self.model.encode_distribution(x)
 
     def decode(self, z: Any) -> np.ndarray:
         """Items (N, *item) from codes (N, *latent)."""
-        return tasks.decode(self._pipe, np.asarray(z))
+        return tasks.decode(self._pipe, z)
 
     def reconstruct(self, x: Any) -> Any:
         """decoder(encoder(x)): a tensor for tensors; for inputs, each result in its input's
@@ -160,7 +161,7 @@ class Autoencoder:
     def _round_trip(self, x: Any, task: str) -> Any:
         if _is_tensor(x):
             tasks.require(self._pipe, task)
-            return self.model.reconstruct(np.asarray(x))
+            return self.model.reconstruct(x)
         sources, single = _sources(x)
         outputs = [
             _same_kind(tasks.unwrap(outcome).output, source)
@@ -174,7 +175,7 @@ class Autoencoder:
         """Anomaly scores: an array (N,) for tensors; for inputs, a :class:`~aeinfer.tasks.Score`
         (a list of them for several inputs, or a file holding several items)."""
         if _is_tensor(x):
-            items = self.model.check_items(np.asarray(x))
+            items = self.model.check_items(x)
             return score_per_item(self.model.reconstruct(items), items)
         sources, single = _sources(x)
         scores = [s for o in tasks.score_each(self._pipe, sources) for s in tasks.unwrap(o).output]
@@ -191,9 +192,19 @@ class Autoencoder:
         """Items (steps, *item) decoded along the line between two inputs' codes."""
         if _is_tensor(first) and _is_tensor(last):
             tasks.require(self._pipe, tasks.INTERPOLATE)
-            codes = self.model.encode(np.stack([np.asarray(first), np.asarray(last)]))
-            return tasks.decode(self._pipe, tasks.interpolate_codes(codes[0], codes[1], steps))
+            # Each end checked and encoded on its own: the two may be given in different
+            # accepted forms ((H, W) and (1, H, W)), and a bad one is named.
+            ends = [self._one_code(first, "first"), self._one_code(last, "last")]
+            return tasks.decode(self._pipe, tasks.interpolate_codes(ends[0], ends[1], steps))
         return tasks.interpolate(self._pipe, first, last, steps)
+
+    def _one_code(self, item: Any, label: str) -> np.ndarray:
+        codes = self.model.encode(item, label)
+        if len(codes) != 1:
+            raise InputError(
+                f"{label}: holds {len(codes)} items; interpolation takes one item at each end"
+            )
+        return codes[0]
 
 
 def load(

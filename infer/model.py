@@ -56,6 +56,17 @@ def _shape_text(shape: Sequence[Any]) -> str:
     return "(" + ", ".join(str(s) for s in shape) + ")"
 
 
+def _as_array(x: Array, label: str) -> np.ndarray:
+    """``x`` as an array; items of different shapes are one InputError line (numpy ≥ 1.24
+    raises ValueError for a ragged sequence instead of making an object array)."""
+    if isinstance(x, np.ndarray):
+        return x
+    try:
+        return np.asarray(x)
+    except ValueError as exc:
+        raise InputError(f"{label}: not a numeric array (ragged or mixed items)") from exc
+
+
 class Model:
     """An autoencoder served by ONNX Runtime: tensors in, tensors out.
 
@@ -186,7 +197,7 @@ class Model:
     # --- checking what comes in ------------------------------------------------------------
     def check_items(self, x: Array, label: str = "input") -> np.ndarray:
         """``x`` as a float32 (N, *item) batch in the data's units, or one InputError line."""
-        array = np.asarray(x) if not isinstance(x, np.ndarray) else x
+        array = _as_array(x, label)
         if array.dtype == object:
             raise InputError(f"{label}: not a numeric array (ragged or mixed items)")
         data = self._card.data
@@ -258,7 +269,7 @@ class Model:
 
     def check_latents(self, z: Array, label: str = "latents") -> np.ndarray:
         """``z`` as a float32 (N, *latent) batch, or one InputError line."""
-        array = np.asarray(z) if not isinstance(z, np.ndarray) else z
+        array = _as_array(z, label)
         axes = self._card.latent.axes
 
         def fits(shape: Sequence[int]) -> bool:

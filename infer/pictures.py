@@ -297,7 +297,8 @@ def _from_pil(image: Image.Image, label: str, notes: list[str]) -> Picture:
         pixels, alpha = rgba[..., :3], rgba[..., 3]
     else:
         try:
-            pixels = np.asarray(image.convert("RGB"))
+            # An RGB image is read as it is: convert() would copy it first (18 MB at 6 MP).
+            pixels = np.asarray(image if mode == "RGB" else image.convert("RGB"))
         except (ValueError, OSError) as exc:
             raise InputError(f"{label}: unsupported image mode {mode!r}") from exc
     if alpha is not None and int(alpha.min()) == EIGHT_BIT:
@@ -438,12 +439,6 @@ def resize_plane(values: np.ndarray, size: tuple[int, int], resample: str = "aut
     return np.asarray(plane.resize(tuple(size), filters[resample]), dtype=np.float32).copy()
 
 
-def resize_unit(values: np.ndarray, size: tuple[int, int], resample: str = "auto") -> np.ndarray:
-    """Resize (H, W, C) float values channel by channel to (width, height)."""
-    planes = [resize_plane(values[..., c], size, resample) for c in range(values.shape[2])]
-    return np.stack(planes, axis=-1)
-
-
 def luma(values: np.ndarray) -> np.ndarray:
     """(H, W, 3) → (H, W, 1) ITU-R 601 luma; (H, W, 1) unchanged."""
     if values.shape[-1] == 1:
@@ -461,5 +456,4 @@ __all__ = [
     "read_file",
     "read_picture",
     "resize_plane",
-    "resize_unit",
 ]

@@ -219,9 +219,12 @@ def _each(
     run: Callable[[list[_Ready]], list[np.ndarray]],
     finish: Callable[[_Ready, np.ndarray], Any],
 ) -> Iterator[Outcome]:
-    """Read and prepare ``sources`` in chunks, ``run`` the prepared ones, ``finish`` each."""
-    for start in range(0, len(sources), CHUNK):
-        chunk = range(start, min(start + CHUNK, len(sources)))
+    """Read and prepare ``sources`` in chunks, ``run`` the prepared ones, ``finish`` each.
+    Inputs the adapter cannot stack (large pictures in tiles) go one at a time, so memory holds
+    one of them."""
+    size = CHUNK if pipe.adapter.batchable else 1
+    for start in range(0, len(sources), size):
+        chunk = range(start, min(start + size, len(sources)))
         outcomes: dict[int, Outcome] = {}
         ready: list[_Ready] = []
         for index in chunk:

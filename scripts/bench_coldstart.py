@@ -14,8 +14,8 @@ process; peak resident memory (RSS) comes from ``/usr/bin/time -v`` when it exis
 2. the floor: ``python -c "import onnxruntime, numpy, PIL"``, the imports the runtime cannot do
    without;
 3. the same job in torch: import torch, rebuild the denoise model from its checkpoint, fit the
-   image, run it, map the result back and write the PNG (aeinfer's own image code, so only the
-   model side differs);
+   image, run it, map the result back and write the PNG (aeinfer's own preparation: the bundled
+   denoise card's adapter, as ``aeinfer denoise`` uses it, so only the model side differs);
 4. ``aeinfer --version`` and 5. ``aeinfer --help``.
 
 Python modules are run from compiled bytecode, as after a normal install:
@@ -66,14 +66,21 @@ from pathlib import Path
 
 import torch
 
-from aeinfer.imageio import load_image, restore, write_image_atomic
-from aeinfer.train.trainer import load_checkpoint, rebuild
+from aeinfer.adapters import adapter_for
+from aeinfer.atomic import write_bytes_atomic
+from aeinfer.card import read_card
+from aeinfer.pictures import picture_bytes, read_picture
+from aeinfer.train.trainer import load_checkpoint, rebuild, to_layout
+from aeinfer.zoo import resolve
 
-_, _, encoder, decoder = rebuild(load_checkpoint(Path(sys.argv[1])))
-image = load_image(Path(sys.argv[2]))
+family, _, encoder, decoder = rebuild(load_checkpoint(Path(sys.argv[1])))
+adapter = adapter_for(read_card(resolve("denoise")))  # the preparation `aeinfer denoise` uses
+items, state = adapter.prepare(read_picture(Path(sys.argv[2])))
 with torch.inference_mode():
-    result = decoder(encoder(torch.from_numpy(image.digit[None, None])))[0, 0].numpy()
-write_image_atomic(restore(image, result), Path(sys.argv[3]), overwrite=True)
+    x = torch.as_tensor(items, dtype=torch.float32)
+    result = decoder(encoder(to_layout(x, family.LAYOUT))).reshape(x.shape).numpy()
+picture = adapter.restore(result, state)
+write_bytes_atomic(picture_bytes(picture), Path(sys.argv[3]), overwrite=True)
 '''
 
 # The wrapper used when /usr/bin/time is missing: run the command, print its peak RSS (KiB).

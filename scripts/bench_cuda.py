@@ -5,9 +5,10 @@
 
 For every bundled model: the providers requested and obtained on each device (read back from the
 sessions, as aeinfer does: onnxruntime-gpu lists CUDA even where it cannot start it), then
-``reconstruct`` throughput on ``cuda`` (IO binding: codes stay on the GPU between encoder and
-decoder) and on ``cpu`` in interleaved rounds at each batch size: images/s, median and p99
-latency, and the CUDA/CPU ratio. Outputs of the two devices are compared first.
+``reconstruct`` throughput on random items of the model's shape ((N, 1, 28, 28) for the zoo) on
+``cuda`` (IO binding: codes stay on the GPU between encoder and decoder) and on ``cpu`` in
+interleaved rounds at each batch size: images/s, median and p99 latency, and the CUDA/CPU ratio.
+Outputs of the two devices are compared first.
 
 Exits with one line saying why when CUDA cannot be obtained (no onnxruntime-gpu, no GPU, or
 CUDA/cuDNN libraries that do not load). Not part of the test suite or CI.
@@ -54,13 +55,14 @@ def main() -> None:
             raise SystemExit(f"bench_cuda: {exc}") from None
         for device, model in models.items():
             placements.append([name, device, ", ".join(model.providers)])
-        probe = rng.random((16, 28, 28), dtype=np.float32)
+        item = tuple(int(size or 0) for size in models["cpu"].item_shape)  # (1, 28, 28)
+        probe = rng.random((16, *item), dtype=np.float32)
         outputs = [models[device].reconstruct(probe) for device in DEVICES]
         diff = float(np.abs(outputs[0] - outputs[1]).max())
         if diff > AGREEMENT_ATOL:
             raise SystemExit(f"bench_cuda: {name}: CUDA and CPU disagree by {diff:.3g}")
         for batch in args.batches:
-            x = rng.random((batch, 28, 28), dtype=np.float32)
+            x = rng.random((batch, *item), dtype=np.float32)
             calls = {d: (lambda m=m, x=x: m.reconstruct(x)) for d, m in models.items()}
             timings = interleaved(calls, batch, args.rounds, args.round_seconds)
             cuda, cpu = timings["cuda"], timings["cpu"]

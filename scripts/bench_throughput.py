@@ -5,14 +5,15 @@
         [--profile-ops] [--variants]
 
 For every bundled model whose training checkpoint exists (``<runs>/<family>/last.pt``), the same
-weights run end to end (encoder then decoder, images (N, 28, 28) float32 in, images out) two
+weights run end to end (encoder then decoder, items (N, 1, 28, 28) float32 in, items out) two
 ways: ``aeinfer.load(name, device="cpu").reconstruct(x)`` and, under ``torch.inference_mode()``,
 ``decoder(encoder(to_layout(x)))`` on the modules rebuilt from the checkpoint, with the layout
 conversion and the conversion back to numpy in both, so they do the same work. Before timing,
 both outputs must agree within 1e-4. A bundled graph exported from other weights than the
 checkpoint (e.g. a placeholder) is re-exported from the checkpoint into a temporary folder with
-aeinfer's exporter (same architecture and graph), and that folder is timed; the report says so
-(``--no-reexport`` skips such models instead).
+aeinfer's exporter (same architecture and graph, the bundled card's item, range, preparation,
+latent kind and tasks), and that folder is timed; the report says so (``--no-reexport`` skips such
+models instead).
 
 Both backends are timed in interleaved rounds (ORT then torch, then torch then ORT, …) so that
 drift of the machine's speed falls on both alike. Reported per batch size: images/s (all images
@@ -26,7 +27,7 @@ intra-op pool: the cores this process may use.
 
 ``--variants`` also times each reduced-precision variant a model ships (fp16, int8: see
 ``aeinfer.export.variants``) in the same interleaved rounds, and prints its throughput against
-fp32 next to its quality cost from the card.
+fp32 next to its quality cost from the card (``graphs[precision].measured.cost``).
 
 ``--profile-ops`` adds, per model, where ONNX Runtime spends its time at the largest batch
 size: per-node kernel time from ORT's own profiler (``enable_profiling``) on sessions made with
@@ -56,8 +57,8 @@ from bench_timing import MS, WARMUP_CALLS, interleaved
 from torch import nn
 
 import aeinfer
-from aeinfer.export.onnx_export import ExportSpec, export_pair
-from aeinfer.metadata import DECODER_FILE, ENCODER_FILE, IMAGE_NAME, LATENT_NAME
+from aeinfer.card import FP32, ROLES, Card
+from aeinfer.export.onnx_export import export_pair
 from aeinfer.session import CPU_PROVIDER, cpu_threads, import_runtime, session_options
 from aeinfer.train.trainer import load_checkpoint, rebuild, to_layout
 from aeinfer.zoo import bundled_names
@@ -160,14 +161,14 @@ class Subject:
     name: str
     family: str
     layout: str
-    model: aeinfer.Model
+    model: aeinfer.Autoencoder
     encoder: nn.Module
     decoder: nn.Module
     notes: list[str]
 
 
 def torch_reconstruct(subject: Subject, x: np.ndarray) -> np.ndarray:
-    """decoder(encoder(x)) in torch, numpy (N, H, W) in and out, as aeinfer does it."""
+    """decoder(encoder(x)) in torch, numpy items (N, *item) in and out, as aeinfer does it."""
     n = x.shape[0]
     with torch.inference_mode():
         codes = subject.encoder(to_layout(torch.from_numpy(x), subject.layout))
@@ -179,12 +180,37 @@ def _max_diff(subject: Subject, x: np.ndarray) -> float:
     return float(np.abs(subject.model.reconstruct(x) - torch_reconstruct(subject, x)).max())
 
 
-def _reexport(name: str, family: Any, encoder: nn.Module, decoder: nn.Module, tmp: Path) -> Path:
-    noise = torch.rand(2, 28, 28, generator=torch.Generator().manual_seed(SEED))
+def _item(model: aeinfer.Autoencoder) -> tuple[int, ...]:
+    """The model's item shape, (1, 28, 28) for the MNIST zoo; free axes cannot be timed here."""
+    shape = model.item_shape
+    if any(size is None for size in shape):
+        raise SystemExit(f"{model.name}: item {shape} has free axes; this benchmark needs fixed")
+    return tuple(int(size) for size in shape if size is not None)
+
+
+def _reexport(card: Card, family: Any, encoder: nn.Module, decoder: nn.Module, tmp: Path) -> Path:
+    """Export the checkpoint's modules as the bundled model was: its card's item, range,
+    preparation, latent and tasks (fp32 only: variants are not made)."""
+    item = tuple(int(size or 0) for size in card.data.shape)
+    noise = torch.rand(2, *item, generator=torch.Generator().manual_seed(SEED))
     example = to_layout(noise, family.LAYOUT)
-    spec = ExportSpec(name=name, family=name, layout=family.LAYOUT, latent_kind=family.LATENT_KIND)
-    out = tmp / name
-    export_pair(encoder, decoder, example, out, spec)
+    prep = card.preparation
+    out = tmp / card.name
+    export_pair(
+        encoder,
+        decoder,
+        example,
+        out,
+        name=card.name,
+        family=card.family,
+        description=card.description,
+        item_shape=item,
+        value_range=card.data.range,
+        channels=card.data.channels,
+        preparation={"adapter": prep.adapter, "version": prep.version, "params": prep.params},
+        latent_kind=card.latent.kind,
+        tasks=card.tasks,
+    )
     return out
 
 
@@ -198,14 +224,14 @@ def load_subject(name: str, runs: Path, tmp: Path, reexport: bool) -> Subject | 
         return None
     family, _, encoder, decoder = rebuild(load_checkpoint(checkpoint))
     subject = Subject(name, family_name, family.LAYOUT, model, encoder, decoder, [])
-    x = np.random.default_rng(SEED).random((PARITY_BATCH, 28, 28), dtype=np.float32)
+    x = np.random.default_rng(SEED).random((PARITY_BATCH, *_item(model)), dtype=np.float32)
     diff = _max_diff(subject, x)
     if diff > PARITY_ATOL:
         if not reexport:
             why = f"bundled graph differs from {checkpoint} by {diff:.3g}"
             print(f"skip {name}: {why}", file=sys.stderr)
             return None
-        subject.model = aeinfer.load(_reexport(name, family, encoder, decoder, tmp), "cpu")
+        subject.model = aeinfer.load(_reexport(model.card, family, encoder, decoder, tmp), "cpu")
         subject.notes.append(
             f"{name}: the bundled graph was exported from other weights than {checkpoint} "
             f"(max |diff| {diff:.3g}); timed a fresh export of the checkpoint (same "
@@ -244,10 +270,11 @@ def bench(
 ) -> list[Row]:
     rows = []
     rng = np.random.default_rng(SEED)
-    one = rng.random((1, 28, 28), dtype=np.float32)
+    item = _item(subject.model)
+    one = rng.random((1, *item), dtype=np.float32)
     flops = count_flops([subject.encoder, subject.decoder], lambda: torch_reconstruct(subject, one))
     for batch in batches:
-        x = rng.random((batch, 28, 28), dtype=np.float32)
+        x = rng.random((batch, *item), dtype=np.float32)
         calls = {
             ORT: lambda x=x: subject.model.reconstruct(x),
             TORCH: lambda x=x: torch_reconstruct(subject, x),
@@ -283,22 +310,27 @@ def bench(
 def profile_ops(subject: Subject, batch: int) -> str:
     """Per-node kernel time of the encoder and decoder at ``batch``, from ORT's profiler."""
     ort = import_runtime()
-    x = np.random.default_rng(SEED).random((batch, 28, 28), dtype=np.float32)
-    layout = to_layout(torch.from_numpy(x), subject.layout).numpy()
+    model = subject.model.model  # the tensor-level model: what its sessions are fed
+    card = model.card
+    x = np.random.default_rng(SEED).random((batch, *_item(subject.model)), dtype=np.float32)
+    layout = model.to_graph(model.check_items(x))
     totals: collections.Counter[str] = collections.Counter()
     with tempfile.TemporaryDirectory(prefix="aeinfer-profile-") as tmp:
         sessions = []
-        for file_name in (ENCODER_FILE, DECODER_FILE):
+        for role in ROLES:
+            path = card.graph_path(role, FP32)
             options = session_options(ort)
             options.enable_profiling = True
-            options.profile_file_prefix = str(Path(tmp) / file_name)
-            graph = (subject.model.path / file_name).read_bytes()
+            options.profile_file_prefix = str(Path(tmp) / path.name)
+            graph = path.read_bytes()
             sessions.append(ort.InferenceSession(graph, options, providers=[CPU_PROVIDER]))
         encoder, decoder = sessions
-        code_name = encoder.get_outputs()[0].name
+        image_name = card.encoder.inputs[0].name
+        code_name = card.encoder.outputs[0].name
+        latent_name = card.decoder.inputs[0].name
         start = time.perf_counter()
         for _ in range(PROFILE_RUNS):
-            decoder.run(None, {LATENT_NAME: encoder.run([code_name], {IMAGE_NAME: layout})[0]})
+            decoder.run(None, {latent_name: encoder.run([code_name], {image_name: layout})[0]})
         wall_ms = (time.perf_counter() - start) / PROFILE_RUNS * MS
         for graph, session in (("encoder", encoder), ("decoder", decoder)):
             events = json.loads(Path(session.end_profiling()).read_text())
@@ -361,7 +393,14 @@ def table(rows: list[Row]) -> str:
     return markdown_table(header, body)
 
 
-def variant_table(rows: list[Row], cards: dict[str, dict[str, Any]]) -> str:
+def _cost(card: Card, precision: str) -> str:
+    """A variant's quality cost on the primary metric, as its card records it."""
+    measured = card.graphs[precision].measured
+    cost = (measured or {}).get("cost")
+    return "—" if cost is None else f"{cost['metric']} {cost['delta']:+.4g}"
+
+
+def variant_table(rows: list[Row], cards: dict[str, Card]) -> str:
     """Each variant's throughput against fp32 in the same rounds, and its card's quality cost."""
     body = []
     for r in rows:
@@ -369,7 +408,6 @@ def variant_table(rows: list[Row], cards: dict[str, dict[str, Any]]) -> str:
             if not backend.startswith(f"{ORT}-"):
                 continue
             precision = backend.split("-", 1)[1]
-            cost = cards[r.model]["variants"][precision]["cost"]
             body.append(
                 [
                     r.model,
@@ -378,7 +416,7 @@ def variant_table(rows: list[Row], cards: dict[str, dict[str, Any]]) -> str:
                     f"{speed:,.0f}",
                     f"{r.images_per_s[ORT]:,.0f}",
                     f"{speed / r.images_per_s[ORT]:.2f}×",
-                    f"{cost['metric']} {cost['delta']:+.4g}",
+                    _cost(cards[r.model], precision),
                 ]
             )
     header = ["model", "precision", "batch", "img/s", "fp32 img/s", "×fp32", "cost (card)"]
@@ -406,7 +444,7 @@ def main() -> None:
     rows: list[Row] = []
     notes: list[str] = []
     profiles: list[str] = []
-    cards: dict[str, dict[str, Any]] = {}
+    cards: dict[str, Card] = {}
     with tempfile.TemporaryDirectory(prefix="aeinfer-bench-") as tmp:
         for name in args.models or bundled_names():
             subject = load_subject(name, args.runs, Path(tmp), not args.no_reexport)
@@ -416,7 +454,7 @@ def main() -> None:
             rows += bench(
                 subject, args.batches, args.rounds, args.round_seconds, host, args.variants
             )
-            cards[name] = subject.model.info
+            cards[name] = subject.model.card
             if args.profile_ops:
                 profiles.append(profile_ops(subject, max(args.batches)))
 

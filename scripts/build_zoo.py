@@ -63,7 +63,7 @@ def main() -> None:
         card = export_checkpoint(
             args.runs / family / "last.pt", args.models / family, data_dir=args.data_dir
         )
-        print(f"{family}: exported to {args.models / family}; metrics {card['metrics']}")
+        print(f"{family}: exported to {args.models / family}; metrics {dict(card.metrics)}")
 
 
 if __name__ == "__main__":

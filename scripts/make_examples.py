@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from aeinfer.train.data import load_split
+from aeinfer.mnist import load_split
 
 NOISE_FACTOR = 0.5
 SCALE = 4

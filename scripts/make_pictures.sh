@@ -19,7 +19,7 @@ done
 aeinfer reconstruct examples/noisy-digits --model denoise --device cpu -o "$out/denoise.png" --overwrite
 aeinfer denoise examples/noisy-7.png --device cpu -o "$out/noisy-7.denoised.png" --overwrite
 if has vae; then
-  aeinfer scatter --data "$data" --model vae --device cpu -o "$out/vae-scatter.png" --overwrite
+  aeinfer scatter --data-dir "$data" --model vae --device cpu -o "$out/vae-scatter.png" --overwrite
   aeinfer manifold --size 20 --range 3 --model vae --device cpu -o "$out/vae-manifold.png" --overwrite
   aeinfer sample -n 32 --seed 0 --model vae --device cpu -o "$out/vae-samples.png" --overwrite
 fi

@@ -19,8 +19,8 @@ import numpy as np
 from bench_machine import machine  # scripts/ is on sys.path when run as a script
 
 import aeinfer
+from aeinfer.mnist import load_split
 from aeinfer.quality import NOISE_FACTOR, add_noise, measure, psnr_per_image
-from aeinfer.train.data import load_split
 
 # family → (metric, seed/reference figure, target, "le" if lower is better else "ge")
 TARGETS: dict[str, tuple[str, str, float, str]] = {
@@ -104,13 +104,14 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="Use the first N test images.")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    # (N, 28, 28) in [0, 1] for the filters; the models take them as items (N, 1, 28, 28).
     images = load_split("test", args.data_dir).images[: args.limit].astype(np.float32) / 255.0
     started = time.perf_counter()
     rows = []
     for summary in aeinfer.list_models():
         family = summary["family"]
         model = aeinfer.load(summary["name"], device="cpu")
-        measured = measure(model, images)
+        measured = measure(model.model, images[:, None])
         metric, seed, target, sense = TARGETS.get(family, ("bce", "—", float("nan"), "le"))
         value = measured[metric]
         met = value <= target if sense == "le" else value >= target

@@ -10,7 +10,8 @@ replaces the input's (its chroma is kept), so colour is never silently lost. Bit
 are the input's.
 
 Resizing is Pillow's bicubic (a = −0.5), antialiased when shrinking (see
-:func:`aeinfer.pictures.resize_unit`).
+:func:`aeinfer.pictures.resize_plane`); channels are converted and resized one plane at a
+time.
 """
 
 from __future__ import annotations
@@ -21,31 +22,67 @@ import numpy as np
 
 from aeinfer.adapters.base import Adapter, Params
 from aeinfer.card import IMAGE, Card, Problems
-from aeinfer.pictures import Picture, luma, resize_unit
+from aeinfer.pictures import LUMA, Picture, resize_plane
 
 STRETCH = "stretch"
 LETTERBOX = "letterbox"
 
 
-def to_channels(values: np.ndarray, channels: int) -> np.ndarray:
-    """(H, W, C) values with ``channels`` channels: luma for colour → grey, repeated grey for
-    grey → colour."""
-    if values.shape[2] == channels:
-        return values
-    if channels == 1:
-        return luma(values)
-    return np.repeat(values[..., :1], channels, axis=2)
+def seen_plane(picture: Picture, channel: int, paper: tuple[float, ...]) -> np.ndarray:
+    """One channel of ``picture`` as it looks on ``paper`` (alpha composited), float32 in
+    [0, 1], (H, W)."""
+    plane = picture.pixels[..., channel].astype(np.float32)
+    if picture.scale != 1.0:
+        plane /= picture.scale
+    if picture.alpha is not None:
+        weight = picture.alpha.astype(np.float32) / picture.scale
+        plane = plane * weight + paper[channel] * (1.0 - weight)
+    return plane
 
 
-def back_to_channels(result: np.ndarray, seen: np.ndarray) -> np.ndarray:
-    """A result (H, W, Cm) in the channels of the input it was made from, ``seen`` (H, W, Cin):
-    colour → grey by luma; grey → colour by moving the input's luma to the result's, keeping the
-    input's chroma."""
-    if result.shape[2] == seen.shape[2]:
-        return result
-    if seen.shape[2] == 1:
-        return luma(result)
-    return np.clip(seen + (result - luma(seen)), 0.0, 1.0)
+def model_planes(picture: Picture, out: np.ndarray, paper: tuple[float, ...]) -> None:
+    """Fill ``out`` (C, H, W) with ``picture`` in the model's C channels, one plane at a time
+    (memory stays one plane above the tensor): luma for colour → grey (ITU-R 601), repeated
+    grey for grey → colour."""
+    channels = out.shape[0]
+    paper = paper_for(paper, picture.channels)
+    if picture.channels == channels:
+        for c in range(channels):
+            out[c] = seen_plane(picture, c, paper)
+    elif channels == 1:
+        out[0] = sum(LUMA[k] * seen_plane(picture, k, paper) for k in range(3))
+    else:
+        out[:] = seen_plane(picture, 0, paper)
+
+
+def _quantized(plane: np.ndarray, like: np.ndarray, scale: float) -> np.ndarray:
+    clipped = np.clip(plane, 0.0, 1.0)
+    if scale == 1.0:
+        return clipped.astype(like.dtype)
+    return (clipped * scale + 0.5).astype(like.dtype)
+
+
+def picture_from_planes(result: np.ndarray, picture: Picture, paper: tuple[float, ...]) -> Picture:
+    """A result (Cm, H, W) in [0, 1] as a picture like ``picture``: its channels, bit depth and
+    alpha. Colour → grey by luma; a grey result on a colour picture keeps the picture's colour:
+    the result's luma replaces the picture's (each channel shifted by the luma change), so
+    chroma is never silently lost."""
+    channels = picture.channels
+    height, width = result.shape[1:]
+    pixels = np.empty((height, width, channels), dtype=picture.pixels.dtype)
+    if result.shape[0] == channels:
+        for c in range(channels):
+            pixels[..., c] = _quantized(result[c], pixels, picture.scale)
+    elif channels == 1:
+        grey = sum(LUMA[k] * np.clip(result[k], 0.0, 1.0) for k in range(3))
+        pixels[..., 0] = _quantized(grey, pixels, picture.scale)
+    else:
+        paper = paper_for(paper, channels)
+        seen = [seen_plane(picture, c, paper) for c in range(channels)]
+        shift = np.clip(result[0], 0.0, 1.0) - sum(LUMA[k] * seen[k] for k in range(3))
+        for c in range(channels):
+            pixels[..., c] = _quantized(seen[c] + shift, pixels, picture.scale)
+    return Picture(pixels, picture.alpha, picture.label)
 
 
 @dataclass(frozen=True)
@@ -74,8 +111,6 @@ class Placement:
     """Where the picture went in the model's frame, and the picture itself."""
 
     picture: Picture
-    seen: np.ndarray
-    """(H, W, C) the picture as composited over the paper, in its own channels."""
     box: tuple[int, int, int, int]
     """(left, top, right, bottom) of the picture's content in the model's frame."""
 
@@ -109,9 +144,10 @@ class ImageAdapter(Adapter):
 
     def restore(self, result: np.ndarray, state: Placement) -> Picture:
         left, top, right, bottom = state.box
-        values = np.asarray(result, dtype=np.float32)[0].transpose(1, 2, 0)[top:bottom, left:right]
-        back = resize_unit(np.clip(values, 0.0, 1.0), state.picture.size)
-        return state.picture.with_unit(back_to_channels(back, state.seen))
+        inner = np.asarray(result, dtype=np.float32)[0, :, top:bottom, left:right]
+        size = state.picture.size
+        back = np.stack([resize_plane(np.clip(plane, 0.0, 1.0), size) for plane in inner])
+        return picture_from_planes(back, state.picture, self.params.paper)
 
     def original(self, state: Placement) -> Picture:
         return state.picture
@@ -129,22 +165,25 @@ def frame(
     adapter does it (also how ``aeinfer train --images`` prepares training images, so a model
     sees its inputs as it saw its training data)."""
     height, width = size
-    seen = picture.over(paper_for(params.paper, picture.channels))
-    values = to_channels(seen, channels)
     w, h = picture.size
+    planes = np.empty((channels, h, w), dtype=np.float32)
+    model_planes(picture, planes, params.paper)
+    tensor = np.empty((1, channels, height, width), dtype=np.float32)
     if params.fit == STRETCH:
         box = (0, 0, width, height)
-        framed = resize_unit(values, (width, height))
     else:
         scale = min(width / w, height / h)
         inner = (max(1, round(w * scale)), max(1, round(h * scale)))
         left, top = (width - inner[0]) // 2, (height - inner[1]) // 2
         box = (left, top, left + inner[0], top + inner[1])
-        framed = np.empty((height, width, channels), dtype=np.float32)
-        framed[:] = np.asarray(paper_for(params.paper, channels), dtype=np.float32)
-        framed[top : box[3], left : box[2]] = resize_unit(values, inner)
-    tensor = np.clip(framed, 0.0, 1.0).transpose(2, 0, 1)[None]
-    return np.ascontiguousarray(tensor, dtype=np.float32), Placement(picture, seen, box)
+        paper = paper_for(params.paper, channels)
+        for c in range(channels):
+            tensor[0, c] = paper[c]
+    left, top, right, bottom = box
+    for c in range(channels):
+        tensor[0, c, top:bottom, left:right] = resize_plane(planes[c], (right - left, bottom - top))
+    np.clip(tensor, 0.0, 1.0, out=tensor)
+    return tensor, Placement(picture, box)
 
 
 def paper_problems(paper: tuple[float, ...], problems: Problems) -> None:
@@ -152,4 +191,12 @@ def paper_problems(paper: tuple[float, ...], problems: Problems) -> None:
         problems.add("preparation.params.paper", "one value or three, each in [0, 1]")
 
 
-__all__ = ["ImageAdapter", "ImageParams", "back_to_channels", "frame", "paper_for", "to_channels"]
+__all__ = [
+    "ImageAdapter",
+    "ImageParams",
+    "frame",
+    "model_planes",
+    "paper_for",
+    "picture_from_planes",
+    "seen_plane",
+]

@@ -25,7 +25,7 @@ from fractions import Fraction
 import numpy as np
 
 from aeinfer.adapters.base import Adapter, ModelFunction, Params
-from aeinfer.adapters.image import back_to_channels, paper_for, paper_problems, to_channels
+from aeinfer.adapters.image import model_planes, paper_problems, picture_from_planes
 from aeinfer.card import HEIGHT, IMAGE, WIDTH, Card, Problems
 from aeinfer.pictures import Picture
 
@@ -64,10 +64,9 @@ class TilesParams(Params):
 
 @dataclass(frozen=True, eq=False)
 class Padded:
-    """A picture padded for the model: the picture, how it looked, and its own size."""
+    """A picture padded for the model: the picture and its own size."""
 
     picture: Picture
-    seen: np.ndarray
     height: int
     width: int
 
@@ -110,21 +109,21 @@ class Tiles(Adapter):
         paper_problems(params.paper, problems)
 
     def prepare(self, raw: Picture) -> tuple[np.ndarray, Padded]:
+        """The picture as one (1, C, H', W') tensor, H' and W' padded up to ``multiple_of``:
+        built in place, one plane at a time, so a large photo costs one float copy."""
         channels = int(self.card.data.axes[0].size or 0)
-        seen = raw.over(paper_for(self.params.paper, raw.channels))
-        values = to_channels(seen, channels)
         step = _multiple(self.card)
-        h, w = values.shape[:2]
-        pad_h, pad_w = -h % step, -w % step
-        if pad_h or pad_w:
-            values = np.pad(values, ((0, pad_h), (0, pad_w), (0, 0)), mode=self.params.pad)
-        tensor = np.ascontiguousarray(values.transpose(2, 0, 1)[None], dtype=np.float32)
-        return tensor, Padded(raw, seen, h, w)
+        w, h = raw.size
+        height, width = h + -h % step, w + -w % step
+        tensor = np.empty((1, channels, height, width), dtype=np.float32)
+        model_planes(raw, tensor[0, :, :h, :w], self.params.paper)
+        if (height, width) != (h, w):
+            _pad_in_place(tensor[0], h, w, self.params.pad)
+        return tensor, Padded(raw, h, w)
 
     def restore(self, result: np.ndarray, state: Padded) -> Picture:
         values = np.asarray(result, dtype=np.float32)[0, :, : state.height, : state.width]
-        values = np.clip(values.transpose(1, 2, 0), 0.0, 1.0)
-        return state.picture.with_unit(back_to_channels(values, state.seen))
+        return picture_from_planes(values, state.picture, self.params.paper)
 
     def original(self, state: Padded) -> Picture:
         return state.picture
@@ -166,6 +165,21 @@ class Tiles(Adapter):
                     out[item, :, y0:y1, x0:x1] = result[:, oy : oy + y1 - y0, ox : ox + x1 - x0]
         assert out is not None  # at least one core exists
         return out
+
+
+def _pad_in_place(planes: np.ndarray, h: int, w: int, mode: str) -> None:
+    """Fill planes[:, h:, :] and planes[:, :, w:] from the (h, w) picture in their top-left:
+    mirrored (``symmetric``: the edge pixel repeated once) or the edge pixel repeated."""
+    height, width = planes.shape[1:]
+    if mode == SYMMETRIC and height - h <= h and width - w <= w:
+        planes[:, h:, :w] = planes[
+            :, h - 1 : 2 * h - height - 1 if 2 * h - height else None : -1, :w
+        ]
+        planes[:, :, w:] = planes[:, :, w - 1 : 2 * w - width - 1 if 2 * w - width else None : -1]
+        return
+    # Tiny pictures (a pad wider than the picture) and edge mode: numpy's own padding.
+    padded = np.pad(planes[:, :h, :w], ((0, 0), (0, height - h), (0, width - w)), mode=mode)
+    planes[:] = padded
 
 
 def _window_origin(
