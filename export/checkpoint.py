@@ -89,6 +89,8 @@ def export_checkpoint(
     primary = primary_metric(family.PRIMARY_METRIC, cfg.head)
     # The family docstring's first line reads "``name``: what it is"; the card keeps the what.
     doc = (family.__doc__ or "").strip().splitlines()
+    # Said before the graphs are written: they carry the card, not_made included.
+    not_made = dict.fromkeys(variants, NO_RUNTIME) if variants and not ort_available() else {}
     card = export_pair(
         encoder,
         decoder,
@@ -111,14 +113,13 @@ def export_checkpoint(
             **ckpt["metrics"],
         },
         training=training_record(ckpt),
+        not_made=not_made,
         real_inputs=real,
         tolerance=tolerance,
         score_data=ScoreData(held_out.astype(np.float32), split),
     )
-    if not variants:
+    if not variants or not_made:
         return card
-    if not ort_available():
-        return _not_made(out_dir, variants)
     data = VariantData(
         calibration=dataset.train[:CALIBRATION_ITEMS].astype(np.float32),
         evaluation=held_out.astype(np.float32),
@@ -133,18 +134,3 @@ def _tasks(family: Any) -> list[str]:
     extra = list(family.TASKS)
     sample = ["sample"] if family.LATENT_KIND == "gaussian" else []
     return [*DEFAULT_TASKS[:3], *extra, *DEFAULT_TASKS[3:], *sample]
-
-
-def _not_made(out_dir: Path, variants: tuple[str, ...]) -> Card:
-    """Record in the card that the variants were not made, and why."""
-    import json
-
-    from aeinfer.atomic import write_bytes_atomic
-    from aeinfer.card import CARD_FILE, read_card
-
-    path = out_dir / CARD_FILE
-    data = json.loads(path.read_text(encoding="utf-8"))
-    data["not_made"] = {**data.get("not_made", {}), **dict.fromkeys(variants, NO_RUNTIME)}
-    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    write_bytes_atomic(text.encode("utf-8"), path, overwrite=True)
-    return read_card(out_dir)

@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import shutil
 import tempfile
 import warnings
@@ -51,6 +52,7 @@ from aeinfer.card import (
     DECODE,
     DETERMINISTIC,
     ENCODE,
+    FEATURES,
     FLOAT32,
     FORMAT_VERSION,
     FP32,
@@ -149,16 +151,13 @@ class Units:
 
     @classmethod
     def of(cls, normalization: Mapping[str, Sequence[float]] | None, layout: Layout) -> Units:
+        """Per-channel statistics laid out to broadcast over a batch in the graph's layout: the
+        item as it is, without its size-1 axes, or flattened channels first (a dense model's
+        (N, C·T))."""
         if normalization is None:
             return cls()
-        if layout.graph != layout.item:
-            raise ExportError(
-                "normalization needs a graph that takes the item as it is (channels first)"
-            )
-        shape = (1, -1) + (1,) * (len(layout.item) - 1)
         return cls(
-            np.asarray(normalization["mean"], np.float32).reshape(shape),
-            np.asarray(normalization["std"], np.float32).reshape(shape),
+            _per_channel(normalization["mean"], layout), _per_channel(normalization["std"], layout)
         )
 
     def to_data(self, graph: np.ndarray) -> np.ndarray:
@@ -166,6 +165,32 @@ class Units:
 
     def to_graph(self, data: np.ndarray) -> np.ndarray:
         return data if self.mean is None else (data - self.mean) / self.std
+
+
+def _per_channel(values: Sequence[float], layout: Layout) -> np.ndarray:
+    """One value per channel, shaped to broadcast over a (N, *graph) batch."""
+    per_channel = np.asarray(values, np.float32)
+    if layout.graph[0].name == FEATURES:
+        # Flattened channels first: each channel's value repeated over its other axes.
+        spread = math.prod(int(axis.size or 1) for axis in layout.item[1:])
+        return np.repeat(per_channel, spread).reshape(1, -1)
+    kept = {axis.name for axis in layout.graph}
+    shape = [per_channel.size if i == 0 else 1 for i in range(len(layout.item))]
+    return per_channel.reshape(
+        1, *(size for axis, size in zip(layout.item, shape, strict=True) if axis.name in kept)
+    )
+
+
+def graph_batch(items: np.ndarray, layout: Layout) -> np.ndarray:
+    """An item batch (N, *item) as the encoder takes it: as it is, without the item's size-1
+    axes, or flattened."""
+    if layout.graph == layout.item:
+        return items
+    if layout.graph[0].name == FEATURES:
+        return items.reshape(len(items), -1)
+    kept = {axis.name for axis in layout.graph}
+    sizes = (s for axis, s in zip(layout.item, items.shape[1:], strict=True) if axis.name in kept)
+    return items.reshape(len(items), *sizes)
 
 
 def to_proto(
@@ -360,6 +385,7 @@ def export_pair(
     tasks: Sequence[str] | None = None,
     metrics: Mapping[str, Any] | None = None,
     training: Mapping[str, Any] | None = None,
+    not_made: Mapping[str, str] | None = None,
     real_inputs: torch.Tensor | None = None,
     tolerance: Tolerance = Tolerance(),
     score_data: ScoreData | None = None,
@@ -374,6 +400,8 @@ def export_pair(
     "params": {...}}`` (default: ``image`` for fixed-size images, ``tiles`` for free-size ones,
     ``signal`` for signals). ``tasks`` defaults to encode, decode, reconstruct, score and
     interpolate, plus sample for a gaussian latent; add ``"denoise"`` for a denoiser.
+    ``not_made`` names reduced precisions that will not be made, and why (the card goes into the
+    graphs' metadata, so it must be said before they are written).
     """
     directory = Path(directory)
     name = name or directory.resolve().name
@@ -460,7 +488,7 @@ def export_pair(
         else [*DEFAULT_TASKS, *([SAMPLE] if latent_kind == GAUSSIAN else [])],
         "graphs": {},
         "score": None,
-        "not_made": {},
+        "not_made": dict(not_made or {}),
         "metrics": dict(metrics or {}),
         "provenance": {
             "training": dict(training or {}),
@@ -542,14 +570,11 @@ def measure_scores(
     """Per-item score of decoder(encoder(x)) through the exported graphs, as ``aeinfer score``
     computes it (the first encoder output is the code: the mean for a variational model)."""
     enc, dec = runners
-    graph_shape = tuple(a.size for a in layout.graph)
     scores = []
     for start in range(0, len(items), SCORE_BATCH):
         chunk = np.ascontiguousarray(items[start : start + SCORE_BATCH], dtype=np.float32)
-        graph = units.to_graph(chunk)
-        feed = graph.reshape(len(chunk), *graph_shape) if None not in graph_shape else graph
-        code = enc.run({input_name: feed})[0]
-        recon = units.to_data(dec.run({LATENT_NAME: code})[0].reshape(chunk.shape))
+        code = enc.run({input_name: units.to_graph(graph_batch(chunk, layout))})[0]
+        recon = units.to_data(dec.run({LATENT_NAME: code})[0]).reshape(chunk.shape)
         if clip_to is not None:  # as the runtime clips what it decodes
             recon = np.clip(recon, *clip_to)
         scores.append(score_per_item(recon, chunk))

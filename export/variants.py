@@ -48,7 +48,7 @@ from aeinfer.card import (
     sha256_file,
 )
 from aeinfer.errors import ExportError
-from aeinfer.export.onnx_export import swap_into_place
+from aeinfer.export.onnx_export import stamp, swap_into_place
 from aeinfer.model import Model
 from aeinfer.quality import measure
 
@@ -245,10 +245,24 @@ def add_variants(
         fp32 = {role: onnx.load_model(card.graph_path(role)) for role in ROLES}
         skipped = _skipped(fp32, precisions)
         precisions = tuple(p for p in precisions if p not in skipped)
-        inputs = {"encoder": card.encoder.inputs[0].name, "decoder": card.decoder.inputs[0].name}
-        methods = {p: _write_variant(staging, fp32, p, inputs, batches) for p in precisions}
         source = card.to_json()
         graphs = dict(source["graphs"])
+        not_made = {**source.get("not_made", {}), **skipped}
+        if not_made != source.get("not_made", {}):
+            # The graphs carry the card (but its checksums): stamp fp32 again with what is not
+            # made, before the variants copy its metadata.
+            source = {**source, "not_made": not_made}
+            for role in ROLES:
+                stamp(fp32[role], source, role)
+                onnx.save_model(
+                    fp32[role], staging / graph_file(role, FP32), save_as_external_data=False
+                )
+            graphs[FP32] = {
+                **graphs[FP32],
+                **{role: _file_entry(staging / graph_file(role, FP32)) for role in ROLES},
+            }
+        inputs = {"encoder": card.encoder.inputs[0].name, "decoder": card.decoder.inputs[0].name}
+        methods = {p: _write_variant(staging, fp32, p, inputs, batches) for p in precisions}
         for precision in precisions:
             graphs[precision] = {
                 role: _file_entry(staging / graph_file(role, precision)) for role in ROLES
@@ -259,7 +273,7 @@ def add_variants(
         measured = _measure(pending, data, primary, machine)
         for precision in precisions:
             graphs[precision]["measured"] = measured[precision]
-        final = {**source, "graphs": graphs, "not_made": {**source.get("not_made", {}), **skipped}}
+        final = {**source, "graphs": graphs}
         (staging / CARD_FILE).write_text(
             json.dumps(final, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )

@@ -94,6 +94,11 @@ def _graphs(card: Mapping[str, Any]) -> dict[str, Any]:
     graphs: dict[str, Any] = {FP32: {role: entry(f"{role}.onnx") for role in ROLES}}
     for precision, variant in card.get("variants", {}).items():
         measured = {k: v for k, v in variant.items() if k != "method"}
+        if isinstance(measured.get("speed"), Mapping):  # format 1 said images, format 2 items
+            measured["speed"] = {
+                key.replace("images_per_s", "items_per_s"): value
+                for key, value in measured["speed"].items()
+            }
         graphs[precision] = {
             **{role: entry(f"{role}.{precision}.onnx") for role in ROLES},
             "method": variant.get("method"),

@@ -63,7 +63,9 @@ _SUFFIX_FORMATS: dict[str, str] = {
 _FORMAT_MODES: dict[str, frozenset[str]] = {
     "PNG": frozenset({"1", "L", "LA", "P", "RGB", "RGBA", "I;16"}),
     "JPEG": frozenset({"L", "RGB", "CMYK"}),
-    "BMP": frozenset({"1", "L", "P", "RGB", "RGBA"}),
+    # No RGBA: a 32-bit BMP's fourth byte is read as padding (by Pillow too), so transparent
+    # pixels would show whatever colour they hold; it is composited over white instead.
+    "BMP": frozenset({"1", "L", "P", "RGB"}),
     "GIF": frozenset({"1", "L", "P", "RGB", "RGBA"}),
     "TIFF": frozenset({"1", "L", "LA", "P", "RGB", "RGBA", "CMYK", "I;16", "I", "F"}),
     "WEBP": frozenset({"L", "LA", "RGB", "RGBA"}),

@@ -116,12 +116,13 @@ def _csv(data: bytes, label: str) -> Signal:
     if not rows:
         raise InputError(f"{label}: CSV has a header but no values")
     width = len(rows[0])
+    # Checked first: numpy refuses ragged rows with a ValueError of its own.
+    if any(len(row) != width for row in rows):
+        raise InputError(f"{label}: CSV rows have different numbers of columns")
     try:
         values = np.array([[float(cell) for cell in row] for row in rows], dtype=np.float64)
     except ValueError as exc:
         raise InputError(f"{label}: CSV holds a value that is not a number ({exc})") from exc
-    if any(len(row) != width for row in rows):
-        raise InputError(f"{label}: CSV rows have different numbers of columns")
     if header is not None and len(header) != width:
         raise InputError(f"{label}: CSV header names {len(header)} columns, rows hold {width}")
     return Signal(as_values(values.T, label), label, CSV, header=header)
@@ -202,7 +203,9 @@ def _wav_bytes(signal: Signal) -> bytes:
     if width == 1:
         frames = (ints + 128).astype(np.uint8).tobytes()
     else:
-        little = ints.astype("<i4").view(np.uint8).reshape(-1, 4)[:, :width]
+        # C order: ``values.T`` of a model's (C, T) result is Fortran-ordered, and numpy views a
+        # non-contiguous last axis as bytes only by raising.
+        little = np.ascontiguousarray(ints, dtype="<i4").view(np.uint8).reshape(-1, 4)[:, :width]
         frames = np.ascontiguousarray(little).tobytes()
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as writer:

@@ -165,7 +165,7 @@ def test_cards_say_what_each_model_is(models: dict[str, Path]) -> None:
         assert (card.directory / "fixtures.json").is_file()
 
 
-# --- images: CLI and API, identical -------------------------------------------------------------------
+# --- images: CLI and API, identical ---------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -315,7 +315,7 @@ def test_a_large_photo_is_denoised_in_tiles_in_bounded_memory(
         assert written.size == BIG and written.mode == "RGB"
 
 
-# --- signals ----------------------------------------------------------------------------------------
+# --- signals --------------------------------------------------------------------------------------
 
 
 def test_signal_model_through_the_cli_and_the_api(models: dict[str, Path], tmp_path: Path) -> None:

@@ -1,23 +1,40 @@
-"""Tests for aeinfer.train.data: the IDX reader, the data-dir lookup and the (offline) download."""
+"""aeinfer.train.data: the IDX reader, the data-dir lookup, the (offline) download, the data
+spec the training options make, and datasets read from folders of images and signals."""
 
 from __future__ import annotations
 
 import gzip
+import json
 import struct
 import urllib.error
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
+from aeinfer.adapters.image import ImageParams, frame
+from aeinfer.card import IMAGE, SIGNAL
 from aeinfer.errors import DataError
+from aeinfer.pictures import read_picture
 from aeinfer.train import data
 from aeinfer.train.data import (
+    DEFAULT_VAL_FRACTION,
+    IMAGES,
+    MNIST,
     MNIST_FILES,
+    SIGNALS,
+    DataSpec,
+    data_spec,
+    load_dataset,
     load_split,
+    normalized,
     parse_idx,
+    parse_size,
     read_idx,
     resolve_data_dir,
+    spec_from_dict,
     verify_content,
 )
 
@@ -328,3 +345,250 @@ def test_download_uses_resolved_dir(
 
 def download(target: Path, fetch: FakeMirrors | object, **kwargs: object) -> Path:
     return data.download(target, mirrors=MIRRORS, fetch=fetch, **kwargs)  # type: ignore[arg-type]
+
+
+# --- the data spec of `aeinfer train`'s options ---------------------------------------------
+
+FOLDER = object()
+"""Stands for tmp_path in parametrized options."""
+
+
+def test_data_spec_defaults_to_mnist(tmp_path: Path) -> None:
+    assert data_spec() == DataSpec(MNIST, None)
+    assert data_spec(mnist=tmp_path) == DataSpec(MNIST, str(tmp_path))
+
+
+def test_data_spec_of_folders(tmp_path: Path) -> None:
+    images = data_spec(images=tmp_path, size="64x48")
+    assert images == DataSpec(IMAGES, str(tmp_path), (48, 64), 3, "stretch", DEFAULT_VAL_FRACTION)
+    grey = data_spec(images=tmp_path, size="32", channels=1, fit="letterbox", val_fraction=0.25)
+    assert grey == DataSpec(IMAGES, str(tmp_path), (32, 32), 1, "letterbox", 0.25)
+    signals = data_spec(signals=tmp_path, val_fraction=0.5)
+    assert signals == DataSpec(SIGNALS, str(tmp_path), val_fraction=0.5)
+    # A spec goes into the checkpoint (and a card) as plain data and comes back equal.
+    for spec in (images, grey, signals, data_spec(), data_spec(mnist=tmp_path)):
+        assert spec_from_dict(asdict(spec)) == spec
+        assert spec_from_dict(json.loads(json.dumps(asdict(spec)))) == spec
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"images": FOLDER, "signals": FOLDER}, "not both"),
+        ({"images": FOLDER, "mnist": FOLDER, "size": "8"}, "--data-dir is the MNIST folder"),
+        ({"signals": FOLDER, "mnist": FOLDER}, "--data-dir is the MNIST folder"),
+        ({"size": "8"}, "go with --images"),
+        ({"signals": FOLDER, "channels": 1}, "go with --images"),
+        ({"mnist": FOLDER, "fit": "letterbox"}, "go with --images"),
+        ({"val_fraction": 0.2}, "--val-fraction goes with"),
+        ({"images": FOLDER}, "--images needs --size"),
+        ({"images": FOLDER, "size": "8", "fit": "crop"}, "--fit 'crop'"),
+        ({"images": FOLDER, "size": "8", "channels": 2}, "--channels 2"),
+        ({"images": FOLDER, "size": "8x"}, "--size '8x'"),
+    ],
+    ids=[
+        "images-and-signals",
+        "images-and-mnist",
+        "signals-and-mnist",
+        "size-alone",
+        "channels-with-signals",
+        "fit-with-mnist",
+        "val-fraction-with-mnist",
+        "images-without-size",
+        "unknown-fit",
+        "two-channels",
+        "bad-size",
+    ],
+)
+def test_data_spec_refuses_in_one_line(
+    tmp_path: Path, options: dict[str, object], match: str
+) -> None:
+    kwargs = {key: tmp_path if value is FOLDER else value for key, value in options.items()}
+    with pytest.raises(DataError, match=match) as info:
+        data_spec(**kwargs)  # type: ignore[arg-type]
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [("64", (64, 64)), ("64x48", (48, 64)), (" 64 × 48 ", (48, 64)), ("7X3", (3, 7))],
+)
+def test_parse_size(text: str, size: tuple[int, int]) -> None:
+    """One side, or width x height; the result is (height, width)."""
+    assert parse_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["", "0", "64x0", "abc", "64x", "-3", "1.5", "x48", "2x3x4"])
+def test_parse_size_refuses(text: str) -> None:
+    with pytest.raises(DataError, match="--size") as info:
+        parse_size(text)
+    assert "\n" not in str(info.value) and repr(text) in str(info.value)
+
+
+# --- datasets from folders --------------------------------------------------------------------
+
+
+def write_pictures(folder: Path) -> list[Path]:
+    """Ten distinct pictures of two sizes, grey and RGB, one in a subfolder."""
+    rng = np.random.default_rng(5)
+    (folder / "sub").mkdir(parents=True)
+    files = []
+    for i in range(10):
+        size = (14, 10) if i % 2 else (9, 13)  # (width, height) as PIL counts
+        if i % 3:
+            pixels = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+            image = Image.fromarray(pixels, "RGB")
+        else:
+            image = Image.fromarray(rng.integers(0, 256, size[::-1], dtype=np.uint8), "L")
+        path = folder / ("sub" if i == 4 else "") / f"pic{i}.png"
+        image.save(path)
+        files.append(path)
+    return files
+
+
+def write_signals(folder: Path) -> dict[str, np.ndarray]:
+    """Signal files of one (2, 64) shape: two .npy, a .csv (rows are time steps) and a batch
+    .npy of three; returns each file's items (N, 2, 64)."""
+    rng = np.random.default_rng(6)
+    folder.mkdir(parents=True)
+    items = {
+        "a.npy": rng.normal(3.0, 2.0, (1, 2, 64)),
+        "b.npy": rng.normal(-1.0, 0.5, (1, 2, 64)),
+        "batch.npy": rng.normal(0.0, 1.0, (3, 2, 64)),
+        "c.csv": rng.normal(5.0, 1.0, (1, 2, 64)),
+    }
+    items = {name: values.astype(np.float32) for name, values in items.items()}
+    for name, values in items.items():
+        if name.endswith(".csv"):
+            np.savetxt(folder / name, values[0].T, delimiter=",", fmt="%.9g")
+        else:
+            np.save(folder / name, values[0] if len(values) == 1 else values)
+    return items
+
+
+def test_image_folder_is_framed_as_served_and_split_by_file(tmp_path: Path) -> None:
+    files = write_pictures(tmp_path / "pics")
+    spec = DataSpec(IMAGES, str(tmp_path / "pics"), (12, 16), 3, "letterbox", 0.3, seed=2)
+    dataset = load_dataset(spec)
+    assert dataset.train.shape == (7, 3, 12, 16) and dataset.val.shape == (3, 3, 12, 16)
+    assert dataset.train.dtype == np.float32 and dataset.item == (3, 12, 16)
+    assert dataset.modality == IMAGE and dataset.channels == ("R", "G", "B")
+    assert dataset.value_range == (0.0, 1.0)
+    assert dataset.preparation["adapter"] == "image"
+    assert dataset.preparation["params"]["fit"] == "letterbox"
+    names = {str(p.relative_to(tmp_path / "pics")): p for p in files}
+    assert len(dataset.held_out) == 3 and set(dataset.held_out) <= set(names)
+    assert "sub/pic4.png" in names
+    # Every item is the runtime's own framing of its file; held-out files are never trained on.
+    framed = {
+        name: frame(read_picture(path), 3, (12, 16), ImageParams(fit="letterbox"))[0][0]
+        for name, path in names.items()
+    }
+    trained = sorted(set(names) - set(dataset.held_out), key=lambda n: Path(n).parts)
+    for item, name in zip(dataset.train, trained, strict=True):
+        np.testing.assert_array_equal(item, framed[name])
+    for item, name in zip(dataset.val, dataset.held_out, strict=True):
+        np.testing.assert_array_equal(item, framed[name])
+    # The split is seeded: the same seed gives the same files, another seed others.
+    assert load_dataset(spec).held_out == dataset.held_out
+    other = load_dataset(DataSpec(IMAGES, spec.path, (12, 16), 3, "letterbox", 0.3, seed=3))
+    assert other.held_out != dataset.held_out
+    # Grey: one channel, the same files.
+    grey = load_dataset(DataSpec(IMAGES, spec.path, (12, 16), 1, seed=2, val_fraction=0.3))
+    assert grey.item == (1, 12, 16) and grey.channels == ("L",)
+    assert grey.held_out == dataset.held_out
+
+
+def test_signal_folder_is_split_by_file_and_normalised_on_training_files(tmp_path: Path) -> None:
+    items = write_signals(tmp_path / "sig")
+    spec = DataSpec(SIGNALS, str(tmp_path / "sig"), val_fraction=0.25, seed=0)
+    dataset = load_dataset(spec)
+    assert dataset.modality == SIGNAL and dataset.item == (2, 64)
+    assert dataset.channels == ("c0", "c1") and dataset.value_range is None
+    assert dataset.preparation["adapter"] == "signal"
+    assert len(dataset.held_out) == 1 and dataset.held_out[0] in items
+    held = dataset.held_out[0]
+    trained = [name for name in sorted(items) if name != held]
+    train_values = np.concatenate([items[name] for name in trained])
+    np.testing.assert_allclose(dataset.train, train_values, rtol=1e-6)
+    np.testing.assert_allclose(dataset.val, items[held], rtol=1e-6)
+    assert len(dataset.train) + len(dataset.val) == 6  # the batch file gives three items
+    # The normalisation comes from the training files alone.
+    norm = dataset.normalization
+    assert norm is not None
+    np.testing.assert_allclose(norm["mean"], train_values.mean(axis=(0, 2)), rtol=1e-5)
+    np.testing.assert_allclose(norm["std"], train_values.std(axis=(0, 2)), rtol=1e-5)
+    scaled = normalized(dataset.train, norm)
+    np.testing.assert_allclose(scaled.mean(axis=(0, 2)), 0.0, atol=1e-5)
+    np.testing.assert_allclose(scaled.std(axis=(0, 2)), 1.0, atol=1e-5)
+    assert scaled.dtype == np.float32
+    assert normalized(dataset.train, None) is dataset.train
+
+
+def test_mnist_dataset_and_its_location(mnist_dir: Path) -> None:
+    moved = DataSpec(MNIST, "/no/longer/here")
+    dataset = load_dataset(moved, mnist_dir)
+    assert dataset.train.shape == (60000, 1, 28, 28) and dataset.val.shape == (10000, 1, 28, 28)
+    assert dataset.train.dtype == np.float32
+    assert float(dataset.val.max()) == 1.0 and float(dataset.val.min()) == 0.0
+    assert dataset.preparation["adapter"] == "mnist_digit" and dataset.held_out == ()
+    assert dataset.normalization is None and dataset.value_range == (0.0, 1.0)
+
+
+def test_load_dataset_refuses_a_missing_folder(tmp_path: Path) -> None:
+    for kind, what in ((IMAGES, "image"), (SIGNALS, "signal")):
+        spec = DataSpec(kind, str(tmp_path / "absent"), (8, 8) if kind == IMAGES else None, 1)
+        with pytest.raises(DataError, match=f"no such folder of {what}") as info:
+            load_dataset(spec)
+        assert str(tmp_path / "absent") in str(info.value) and "\n" not in str(info.value)
+
+
+def test_load_dataset_needs_two_files(tmp_path: Path) -> None:
+    folder = tmp_path / "one"
+    folder.mkdir()
+    Image.new("L", (5, 5)).save(folder / "only.png")
+    (folder / "notes.txt").write_text("not a picture")
+    with pytest.raises(DataError, match=r"found 1 image file\(s\); training needs at least 2"):
+        load_dataset(DataSpec(IMAGES, str(folder), (8, 8), 1))
+    np.save(folder / "x.npy", np.zeros((2, 8)))
+    with pytest.raises(DataError, match=r"found 1 signal file\(s\)"):
+        load_dataset(DataSpec(SIGNALS, str(folder)))
+
+
+def test_load_dataset_lists_unreadable_files(tmp_path: Path) -> None:
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    for i in range(2):
+        Image.new("RGB", (6, 6), (i, 0, 0)).save(folder / f"good{i}.png")
+    broken = [f"broken{i}.png" for i in range(4)]
+    for name in broken:
+        (folder / name).write_bytes(b"not a png at all")
+    with pytest.raises(DataError) as info:
+        load_dataset(DataSpec(IMAGES, str(folder), (8, 8), 3))
+    message = str(info.value)
+    assert "\n" not in message
+    assert "4 file(s) could not be read" in message and "and 1 more" in message
+    assert sum(name in message for name in broken) == 3
+    assert "good0.png" not in message
+
+
+def test_load_dataset_refuses_signals_of_different_shapes(tmp_path: Path) -> None:
+    folder = tmp_path / "sig"
+    folder.mkdir()
+    np.save(folder / "a.npy", np.zeros((2, 64), np.float32))
+    np.save(folder / "b.npy", np.zeros((3, 2, 64), np.float32))
+    np.save(folder / "c.npy", np.zeros((3, 64), np.float32))
+    with pytest.raises(DataError, match="share one") as info:
+        load_dataset(DataSpec(SIGNALS, str(folder)))
+    message = str(info.value)
+    assert "(2, 64)" in message and "(3, 64)" in message and "\n" not in message
+    (folder / "c.npy").unlink()
+    (folder / "d.npy").write_bytes(b"\x93NUMPY garbage")
+    with pytest.raises(DataError, match="1 file") as info:
+        load_dataset(DataSpec(SIGNALS, str(folder)))
+    assert "d.npy" in str(info.value)
+
+
+def test_load_dataset_refuses_an_unknown_kind(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="unknown data kind 'audio'"):
+        load_dataset(DataSpec("audio", str(tmp_path)))
