@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from helpers import HEIGHT, WIDTH, dark_on_light, ink_mask, photo_rgb, u8
+from PIL import Image
 
 from aeinfer.adapters import ADAPTERS, adapter_for
 from aeinfer.adapters.image import ImageAdapter
@@ -28,8 +29,6 @@ from aeinfer.pictures import LUMA, Picture, luma, read_picture
 from aeinfer.signals import read_signal, signal_bytes
 
 MODELS = Path(__file__).resolve().parents[1] / "infer" / "models"
-WIDTH, HEIGHT = 300, 200
-SEVEN = [(105, 45), (195, 45), (135, 165)]
 WHITE = (1.0, 1.0, 1.0)
 
 
@@ -143,37 +142,6 @@ def problems_of(card: Card) -> str:
 
 
 # ---------------------------------------------------------------------------------- pictures
-
-
-def ink_mask(width: int = WIDTH, height: int = HEIGHT) -> np.ndarray:
-    """A thick "7" as a boolean (H, W) mask, True where the ink is."""
-    canvas = Image.new("L", (width, height), 0)
-    draw = ImageDraw.Draw(canvas)
-    sx, sy = width / WIDTH, height / HEIGHT
-    draw.line([(x * sx, y * sy) for x, y in SEVEN], fill=255, width=max(1, round(18 * sx)))
-    return np.asarray(canvas) > 127
-
-
-def dark_on_light() -> np.ndarray:
-    """Grey levels in [0, 1]: dark ink on light paper with a gentle gradient and a little noise."""
-    rng = np.random.default_rng(0)
-    ys, xs = np.mgrid[0:HEIGHT, 0:WIDTH]
-    values = 0.86 + 0.1 * xs / WIDTH + 0.03 * ys / HEIGHT
-    values = np.clip(values + rng.normal(0.0, 0.02, (HEIGHT, WIDTH)), 0.0, 1.0)
-    values[ink_mask()] = 0.08
-    return values
-
-
-def u8(values: np.ndarray) -> np.ndarray:
-    return (np.clip(values, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
-
-
-def photo_rgb() -> np.ndarray:
-    """An RGB "photo" (H, W, 3) uint8: warm-tinted paper, blue-black ink."""
-    grey = dark_on_light()
-    tint = np.stack([grey * 1.0, grey * 0.96, grey * 0.88], axis=-1)
-    tint[ink_mask()] = (0.1, 0.1, 0.2)
-    return u8(tint)
 
 
 def gradient(channels: int, width: int = 60, height: int = 30) -> np.ndarray:

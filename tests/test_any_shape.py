@@ -21,12 +21,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import assert_one_error, invoke
 from PIL import Image
 from torch import nn
-from typer.testing import CliRunner, Result
 
 import aeinfer
-from aeinfer.cli import app
 from aeinfer.export.onnx_export import export_pair
 
 TASKS = ["encode", "decode", "reconstruct", "denoise", "score", "interpolate"]
@@ -39,24 +38,7 @@ Pillow): measured 341 MB on the development machine. The photo itself takes 18 M
 and 72 MB per float32 copy; without tiles ONNX Runtime alone would hold several full-size
 activations."""
 
-runner = CliRunner()
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-def invoke(*args: object) -> Result:
-    result = runner.invoke(app, [str(a) for a in args])
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
-    assert "Traceback" not in result.output
-    return result
-
-
-def one_error(result: Result, *names: str) -> str:
-    assert result.exit_code != 0, result.output
-    errors = [line for line in result.stderr.splitlines() if line.startswith("aeinfer: error:")]
-    assert len(errors) == 1, result.stderr
-    for name in names:
-        assert name in errors[0], errors[0]
-    return errors[0]
 
 
 def smooth_images(n: int, channels: int, height: int, width: int, seed: int) -> torch.Tensor:
@@ -233,7 +215,7 @@ def test_fixed_size_wrong_shapes_are_one_line(
     assert "\n" not in message
     wrong = tmp_path / "wrong.npy"
     np.save(wrong, np.zeros((2, 5), np.float32))
-    error = one_error(
+    error = assert_one_error(
         invoke("decode", wrong, "-o", tmp_path / "x.npy", "--model", models[name]),
         "wrong.npy",
         "(2, 5)",
@@ -356,7 +338,7 @@ def test_signal_wrong_shapes_are_one_line(models: dict[str, Path], tmp_path: Pat
     model_dir = models["signal"]
     short = tmp_path / "short.npy"
     np.save(short, np.zeros((2, 100), np.float32))
-    error = one_error(
+    error = assert_one_error(
         invoke("encode", short, "-o", tmp_path / "z.npy", "--model", model_dir),
         "short.npy",
         "(2, 100)",
@@ -365,7 +347,7 @@ def test_signal_wrong_shapes_are_one_line(models: dict[str, Path], tmp_path: Pat
     assert not (tmp_path / "z.npy").exists()
     channels = tmp_path / "three.npy"
     np.save(channels, np.zeros((3, 128), np.float32))
-    one_error(invoke("denoise", channels, "--model", model_dir), "three.npy", "(3, 128)")
+    assert_one_error(invoke("denoise", channels, "--model", model_dir), "three.npy", "(3, 128)")
     model = aeinfer.load(model_dir, device="cpu")
     with pytest.raises(aeinfer.InputError) as info:
         model.reconstruct(np.zeros((5, 2, 64), np.float32))

@@ -23,11 +23,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import assert_one_error, error_lines, invoke, ok, snapshot
 from PIL import Image, ImageDraw
-from typer.testing import CliRunner, Result
 
 import aeinfer
-from aeinfer.cli import app
 
 ERROR_PREFIX = "aeinfer: error:"
 SKIP_TEXT = "(exists; pass --overwrite)"
@@ -58,28 +57,10 @@ SIGNAL_SHAPE = (2, 128)
 SIGNAL_CODE = 8
 SIGNAL_MODEL = "sig"
 
-runner = CliRunner()
-
 
 # --------------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------------
-
-
-def invoke(*args: object, stdin: bytes | None = None) -> Result:
-    """Run the CLI in-process; no exception may escape, no traceback may be printed."""
-    result = runner.invoke(app, [str(arg) for arg in args], input=stdin)
-    assert result.exception is None or isinstance(result.exception, SystemExit), (
-        f"uncaught {result.exception!r}\n{result.output}"
-    )
-    assert "Traceback" not in result.output
-    return result
-
-
-def ok(*args: object, stdin: bytes | None = None) -> Result:
-    result = invoke(*args, stdin=stdin)
-    assert result.exit_code == 0, result.output
-    return result
 
 
 def run_process(
@@ -90,32 +71,8 @@ def run_process(
     )
 
 
-def error_lines(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if line.startswith(ERROR_PREFIX)]
-
-
-def assert_one_error(result: Result, *names: str) -> str:
-    """Exit code 1, exactly one error line naming each of ``names``, nothing on stdout."""
-    assert result.exit_code == 1, result.output
-    assert "Traceback" not in result.output
-    errors = error_lines(result.stderr)
-    assert len(errors) == 1, result.stderr
-    for name in names:
-        assert name in errors[0], errors[0]
-    assert result.stdout_bytes == b""
-    return errors[0]
-
-
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def snapshot(root: Path) -> dict[str, str]:
-    """Every file and folder under ``root``, with file contents hashed."""
-    return {
-        str(path.relative_to(root)): "<dir>" if path.is_dir() else sha256(path)
-        for path in sorted(root.rglob("*"))
-    }
 
 
 def save_png(path: Path, pixels: np.ndarray) -> Path:

@@ -10,7 +10,6 @@ files written or not, one-line errors.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import math
@@ -23,12 +22,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import assert_one_error, invoke, ok, snapshot
 from PIL import Image
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
 import aeinfer
 from aeinfer import plots, render
-from aeinfer.cli import app
 from aeinfer.mnist import Split
 from aeinfer.scores import SCORE_PERCENTILES, SCORE_QUANTILE_STEPS, percentile_of, score_per_item
 from aeinfer.train.registry import FAMILIES
@@ -51,48 +50,10 @@ WHITE = (255, 255, 255)
 BLACK = (0, 0, 0)
 SIGNAL_SHAPE = (2, 128)
 
-runner = CliRunner()
-
 
 # --------------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------------
-
-
-def invoke(*args: object, stdin: bytes | None = None) -> Result:
-    """Run the CLI in-process; no exception may escape, no traceback may be printed."""
-    result = runner.invoke(app, [str(arg) for arg in args], input=stdin)
-    assert result.exception is None or isinstance(result.exception, SystemExit), (
-        f"uncaught {result.exception!r}\n{result.output}"
-    )
-    assert "Traceback" not in result.output
-    return result
-
-
-def ok(*args: object, stdin: bytes | None = None) -> Result:
-    result = invoke(*args, stdin=stdin)
-    assert result.exit_code == 0, result.output
-    return result
-
-
-def assert_one_error(result: Result, *names: str) -> str:
-    """Exit code 1, exactly one error line naming each of ``names``, nothing on stdout."""
-    assert result.exit_code == 1, result.output
-    errors = [line for line in result.stderr.splitlines() if line.startswith(ERROR_PREFIX)]
-    assert len(errors) == 1, result.stderr
-    for name in names:
-        assert name in errors[0], errors[0]
-    assert result.stdout_bytes == b""
-    return errors[0]
-
-
-def snapshot(root: Path) -> dict[str, str]:
-    return {
-        str(path.relative_to(root)): "<dir>"
-        if path.is_dir()
-        else hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in sorted(root.rglob("*"))
-    }
 
 
 def gray(source: Path | bytes) -> np.ndarray:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from helpers import HEIGHT, WIDTH, dark_on_light, ink_mask, photo_rgb, u8
+from PIL import Image
 
 from aeinfer import atomic
 from aeinfer.atomic import npy_bytes, write_bytes_atomic
@@ -28,40 +29,7 @@ from aeinfer.pictures import (
 )
 from aeinfer.signals import SIGNAL_SUFFIXES, Signal, read_signal, signal_bytes
 
-WIDTH, HEIGHT = 300, 200
-SEVEN = [(105, 45), (195, 45), (135, 165)]
 WHITE = (1.0, 1.0, 1.0)
-
-
-def ink_mask(width: int = WIDTH, height: int = HEIGHT) -> np.ndarray:
-    """A thick "7" as a boolean (H, W) mask, True where the ink is."""
-    canvas = Image.new("L", (width, height), 0)
-    draw = ImageDraw.Draw(canvas)
-    sx, sy = width / WIDTH, height / HEIGHT
-    draw.line([(x * sx, y * sy) for x, y in SEVEN], fill=255, width=max(1, round(18 * sx)))
-    return np.asarray(canvas) > 127
-
-
-def dark_on_light() -> np.ndarray:
-    """Grey levels in [0, 1]: dark ink on light paper with a gentle gradient and a little noise."""
-    rng = np.random.default_rng(0)
-    ys, xs = np.mgrid[0:HEIGHT, 0:WIDTH]
-    values = 0.86 + 0.1 * xs / WIDTH + 0.03 * ys / HEIGHT
-    values = np.clip(values + rng.normal(0.0, 0.02, (HEIGHT, WIDTH)), 0.0, 1.0)
-    values[ink_mask()] = 0.08
-    return values
-
-
-def u8(values: np.ndarray) -> np.ndarray:
-    return (np.clip(values, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
-
-
-def photo_rgb() -> Image.Image:
-    """An RGB "photo": warm-tinted paper with a gradient and noise, blue-black ink."""
-    grey = dark_on_light()
-    tint = np.stack([grey * 1.0, grey * 0.96, grey * 0.88], axis=-1)
-    tint[ink_mask()] = (0.1, 0.1, 0.2)
-    return Image.fromarray(u8(tint))
 
 
 def smooth(channels: int, width: int = 40, height: int = 30) -> np.ndarray:
@@ -92,7 +60,7 @@ def ink_contrast(picture: Picture) -> float:
 
 def make_rgb(tmp: Path) -> Path:
     path = tmp / "photo.png"
-    photo_rgb().save(path)
+    Image.fromarray(photo_rgb()).save(path)
     return path
 
 
@@ -127,7 +95,7 @@ def make_la(tmp: Path) -> Path:
 
 def make_p(tmp: Path) -> Path:
     path = tmp / "palette.png"
-    photo_rgb().quantize(16).save(path)
+    Image.fromarray(photo_rgb()).quantize(16).save(path)
     return path
 
 
@@ -179,7 +147,7 @@ def make_f(tmp: Path) -> Path:
 
 def make_cmyk(tmp: Path) -> Path:
     path = tmp / "cmyk.jpg"
-    photo_rgb().convert("CMYK").save(path, quality=95)
+    Image.fromarray(photo_rgb()).convert("CMYK").save(path, quality=95)
     return path
 
 
