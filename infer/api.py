@@ -28,7 +28,6 @@ from aeinfer.errors import InputError
 from aeinfer.model import Model, load_model
 from aeinfer.pictures import Picture
 from aeinfer.scores import score_per_item
-from aeinfer.signals import Signal
 
 
 def _is_tensor(x: Any) -> bool:
@@ -51,10 +50,9 @@ def _same_kind(raw: tasks.Raw, source: Any) -> Any:
     Pillow image, an array (the file's shape) for a signal."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         return tasks.output_bytes(raw)
-    if isinstance(raw, Signal):
-        return raw.values
-    assert isinstance(raw, Picture)
-    return raw.to_pil()
+    if isinstance(raw, Picture):
+        return raw.to_pil()
+    return raw.values  # a Signal
 
 
 class Autoencoder:

@@ -21,18 +21,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
-from PIL import Image
 
-from aeinfer import render, tasks
+from aeinfer import tasks
 from aeinfer.atomic import npy_bytes, write_bytes_atomic
 from aeinfer.card import DENOISE, IMAGE, RECONSTRUCT
 from aeinfer.errors import InputError, OutputError
 from aeinfer.inputs import expand_inputs, plan_outputs
 from aeinfer.pictures import IMAGE_SUFFIXES, image_format, picture_bytes, read_file
-from aeinfer.signals import NPY_MAGIC, SIGNAL_SUFFIXES, ZIP_MAGIC
+
+# Drawing (sheets, grids, strips) and Pillow's image type are only needed by the commands that
+# draw; denoising, the common job, starts without them.
+if TYPE_CHECKING:
+    from PIL import Image
 
 DENOISED_TAG = "denoised"
 RECONSTRUCTED_TAG = "reconstructed"
@@ -173,7 +176,7 @@ def map_files(
         tag,
         input_suffixes=pipe.input_suffixes,
         output_suffix=PNG if image else None,
-        output_suffixes=IMAGE_SUFFIXES if image else SIGNAL_SUFFIXES,
+        output_suffixes=IMAGE_SUFFIXES if image else pipe.input_suffixes,
     )
     report = JobReport(failed=list(plan.failed), notes=list(plan.notes))
     every_input = [source for source, _ in plan.pairs]
@@ -228,8 +231,6 @@ def map_one(
     report.notes.extend(f"{done.label}: {note}" for note in done.notes)
     result = _per_file_output(pipe, done, side_by_side)
     suffix = output.suffix if isinstance(output, Path) and output.suffix else PNG
-    if isinstance(result, tasks.Signal):
-        suffix = NPY
     write(
         tasks.output_bytes(result, suffix, str(_label(output))),
         output,
@@ -254,6 +255,8 @@ def reconstruct_sheet(
     """One sheet of original | reconstruction pairs — the items the model sees and gives,
     enlarged when small — for all inputs. Any bad input fails the job before anything is
     written."""
+    from aeinfer import render
+
     if output is None:
         raise OutputError(
             "reconstruct writes one sheet: pass -o SHEET.png (or -o - for stdout), "
@@ -384,6 +387,8 @@ def encode_files(
 
 def read_codes(source: Path | bytes) -> np.ndarray:
     """Codes from a ``.npy`` file (or its bytes), with one-line errors for anything else."""
+    from aeinfer.signals import NPY_MAGIC, ZIP_MAGIC
+
     label = STDIN_LABEL if isinstance(source, bytes) else str(source)
     data = source if isinstance(source, bytes) else read_file(Path(source), label)
     if not data:
@@ -405,6 +410,8 @@ def decode_file(
     """Decode a ``.npy`` of codes: ``-o x.npy`` gets the items (N, *item) as an array;
     ``-o grid.png`` (any image suffix) one grid picture of them; any other ``-o`` is a folder
     of ``00000.png``, ``00001.png`` … (``.npy`` files for a signal model)."""
+    from aeinfer import render
+
     label = STDIN_LABEL if isinstance(codes, bytes) else str(codes)
     items = tasks.decode(pipe, read_codes(codes), label)
     report = JobReport(processed=len(items))
@@ -448,6 +455,8 @@ def write_samples(
     """Decode ``count`` draws from the prior and write them: a grid picture (the picture
     ``aeinfer decode`` makes of the codes), the items as ``.npy``, or with ``latents`` the
     codes themselves. The seed used is in ``report.detail["seed"]``."""
+    from aeinfer import render
+
     if latents and output_format is not OutputFormat.NPY:
         raise InputError("--latents writes the codes as an array; pass --format npy")
     report = JobReport()
@@ -491,6 +500,8 @@ def write_interpolation(
 ) -> JobReport:
     """Encode two inputs, decode ``steps`` points on the line between their codes (ends
     included) and write them as one strip picture or as ``.npy`` (steps, *item)."""
+    from aeinfer import render
+
     report = JobReport()
     if exists(output, overwrite, report):
         return report

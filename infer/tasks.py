@@ -15,10 +15,8 @@ runs inputs of one shape together (one model call for a folder of digits) and yi
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +39,6 @@ from aeinfer.errors import AeinferError, CapabilityError, InputError
 from aeinfer.model import Model
 from aeinfer.pictures import IMAGE_SUFFIXES, Picture, picture_bytes, read_picture
 from aeinfer.scores import percentile_of, score_per_item
-from aeinfer.signals import SIGNAL_SUFFIXES, SUFFIX_OF, Signal, read_signal, signal_bytes
 
 CHUNK = 64
 """Inputs read and prepared together: bounds memory for folders of any size."""
@@ -53,7 +50,9 @@ PNG = ".png"
 
 Source = str | os.PathLike[str] | bytes | bytearray | memoryview | Any
 """A path, the bytes of a file, a Pillow image, or an image array (H, W[, C])."""
-Raw = Picture | Signal
+Raw = Any
+"""A Picture (:mod:`aeinfer.pictures`) or a Signal (:mod:`aeinfer.signals`, imported only for
+signal models, so that image commands never load the signal readers)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,21 +72,20 @@ class Pipeline:
 
     @property
     def input_suffixes(self) -> frozenset[str]:
-        """Suffixes of the files this model reads when folders are walked."""
-        return IMAGE_SUFFIXES if self.modality == IMAGE else SIGNAL_SUFFIXES
+        """Suffixes of the files this model reads (and may write) when folders are walked."""
+        if self.modality == IMAGE:
+            return IMAGE_SUFFIXES
+        from aeinfer.signals import SIGNAL_SUFFIXES
+
+        return SIGNAL_SUFFIXES
 
     def read(self, source: Source, label: str | None = None) -> Raw:
         """A user's input as the adapter's raw form: a Picture or a Signal."""
         if self.modality == IMAGE:
             return read_picture(source, label)
-        return read_signal(source, label)
+        from aeinfer.signals import read_signal
 
-    def output_suffix(self, raw: Raw | None = None) -> str:
-        """The suffix a per-file result is written with: PNG for pictures, the input's own
-        format for signals."""
-        if isinstance(raw, Signal):
-            return SUFFIX_OF[raw.format]
-        return PNG if self.modality == IMAGE else ".npy"
+        return read_signal(source, label)
 
 
 def pipeline(model: Model) -> Pipeline:
@@ -111,9 +109,11 @@ def require(pipe: Pipeline, task: str) -> None:
 def output_bytes(raw: Raw, suffix: str = PNG, label: str = "") -> bytes:
     """A result as the bytes of a file: a picture in the format ``suffix`` names, a signal in
     its own format. What the CLI writes and what a server would send are these bytes."""
-    if isinstance(raw, Signal):
-        return signal_bytes(raw)
-    return picture_bytes(raw, suffix, label)
+    if isinstance(raw, Picture):
+        return picture_bytes(raw, suffix, label)
+    from aeinfer.signals import signal_bytes
+
+    return signal_bytes(raw)
 
 
 def label_of(source: Source, label: str | None = None) -> str:
@@ -191,7 +191,7 @@ def _stride(card: Card) -> int:
 
 
 def _grouped(
-    pipe: Pipeline, fn: Callable[[np.ndarray], np.ndarray], ready: list[_Ready], scale: Fraction
+    pipe: Pipeline, fn: Callable[[np.ndarray], np.ndarray], ready: list[_Ready], scale: float
 ) -> list[np.ndarray]:
     """``fn`` over every prepared tensor: inputs of one shape in one call where the adapter
     allows it, else each through the adapter's ``run`` (tiled for large pictures)."""
@@ -267,7 +267,7 @@ def reconstruct_each(
     require(pipe, task)
 
     def run(ready: list[_Ready]) -> list[np.ndarray]:
-        return _grouped(pipe, pipe.model.reconstruct, ready, Fraction(1))
+        return _grouped(pipe, pipe.model.reconstruct, ready, 1.0)
 
     return _each(
         pipe, sources, labels, run, lambda r, result: pipe.adapter.restore(result, r.state)
@@ -310,7 +310,7 @@ def score_each(
     require(pipe, SCORE)
 
     def run(ready: list[_Ready]) -> list[np.ndarray]:
-        return _grouped(pipe, pipe.model.reconstruct, ready, Fraction(1))
+        return _grouped(pipe, pipe.model.reconstruct, ready, 1.0)
 
     return _each(
         pipe, sources, labels, run, lambda r, result: scores_of(pipe, r.tensor, result, r.label)
@@ -329,7 +329,7 @@ def encode_each(
 ) -> Iterator[Outcome]:
     """The code of every input (``Done.output``: (n, *latent); a variational model's mean)."""
     require(pipe, ENCODE)
-    scale = Fraction(1, _stride(pipe.card))
+    scale = 1.0 / _stride(pipe.card)
 
     def run(ready: list[_Ready]) -> list[np.ndarray]:
         return _grouped(pipe, pipe.model.encode, ready, scale)
@@ -368,7 +368,7 @@ def decode(pipe: Pipeline, codes: np.ndarray, label: str = "latents") -> np.ndar
     if stride == 1 or pipe.adapter.batchable:
         return model.decode(latents, label)
     return pipe.adapter.run(
-        lambda chunk: model.decode(chunk, label), latents, Fraction(stride), stride
+        lambda chunk: model.decode(chunk, label), latents, float(stride), stride
     )
 
 
@@ -384,6 +384,8 @@ def as_outputs(pipe: Pipeline, items: np.ndarray, label: str = "decoded") -> lis
             pixels = (unit.transpose(1, 2, 0) * 255.0 + 0.5).astype(np.uint8)
             outputs.append(Picture(np.ascontiguousarray(pixels), None, name))
         else:
+            from aeinfer.signals import Signal
+
             outputs.append(Signal(np.asarray(item, dtype=np.float32), name))
     return outputs
 
@@ -407,6 +409,8 @@ def sample(pipe: Pipeline, count: int, seed: int | None = None) -> Samples:
     if count < 1:
         raise InputError(f"sample count must be at least 1, got {count}")
     if seed is None:
+        import secrets  # only here: drawing a seed is the one use
+
         seed = secrets.randbelow(SEED_SPACE)
     latents = pipe.model.sample_latents(count, seed)
     return Samples(latents=latents, items=pipe.model.decode(latents), seed=seed)

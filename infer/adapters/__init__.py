@@ -13,33 +13,51 @@ The card names one (``preparation.adapter``, with a version and parameters):
 
 :func:`adapter_for` checks a card's preparation — a known name, a version this aeinfer reads,
 parameters of the right types that agree with the card's shapes — and reports every problem in
-one :class:`~aeinfer.errors.ModelIntegrityError`.
+one :class:`~aeinfer.errors.ModelIntegrityError`. An adapter's module is imported when a card
+names it (a digit model's command never loads the signal reader); ``ADAPTERS`` imports them all.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 from aeinfer.adapters.base import Adapter, Params, parse_params
-from aeinfer.adapters.image import ImageAdapter
-from aeinfer.adapters.mnist_digit import MnistDigit
-from aeinfer.adapters.signal import SignalAdapter
-from aeinfer.adapters.tiles import Tiles
 from aeinfer.card import Card, Problems
 from aeinfer.errors import ModelIntegrityError
 
-ADAPTERS: dict[str, type[Adapter]] = {
-    cls.name: cls for cls in (MnistDigit, ImageAdapter, Tiles, SignalAdapter)
+REGISTRY: dict[str, tuple[str, str]] = {
+    "mnist_digit": ("aeinfer.adapters.mnist_digit", "MnistDigit"),
+    "image": ("aeinfer.adapters.image", "ImageAdapter"),
+    "tiles": ("aeinfer.adapters.tiles", "Tiles"),
+    "signal": ("aeinfer.adapters.signal", "SignalAdapter"),
 }
+"""Adapter name → (module, class)."""
+
+
+def adapter_class(name: str) -> type[Adapter] | None:
+    """The adapter class registered as ``name`` (its module imported now), or None."""
+    if name not in REGISTRY:
+        return None
+    module, attribute = REGISTRY[name]
+    return getattr(importlib.import_module(module), attribute)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ADAPTERS":  # every adapter class by name (imports them all)
+        return {key: adapter_class(key) for key in REGISTRY}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def adapter_for(card: Card) -> Adapter:
     """The adapter the card's preparation names, with its parameters parsed and checked."""
     label = f"model {card.name!r}"
     prep = card.preparation
-    cls = ADAPTERS.get(prep.adapter)
+    cls = adapter_class(prep.adapter)
     if cls is None:
         raise ModelIntegrityError(
             f"{label}: unknown preparation adapter {prep.adapter!r}; this aeinfer has "
-            f"{', '.join(ADAPTERS)}"
+            f"{', '.join(REGISTRY)}"
         )
     if prep.version > cls.version:
         raise ModelIntegrityError(
@@ -54,4 +72,4 @@ def adapter_for(card: Card) -> Adapter:
     return cls(card, params)
 
 
-__all__ = ["ADAPTERS", "Adapter", "Params", "adapter_for"]
+__all__ = ["ADAPTERS", "REGISTRY", "Adapter", "Params", "adapter_class", "adapter_for"]

@@ -17,7 +17,6 @@ import typing
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass, fields
-from fractions import Fraction
 from typing import Any, ClassVar, get_type_hints
 
 import numpy as np
@@ -142,7 +141,7 @@ class Adapter(ABC):
         self,
         fn: ModelFunction,
         batch: np.ndarray,
-        scale: Fraction = Fraction(1),
+        scale: float = 1.0,
         unit: int = 1,
     ) -> np.ndarray:
         """``fn`` applied to a prepared batch, whole. ``scale`` is the ratio of ``fn``'s output

@@ -30,6 +30,7 @@ from aeinfer.card import HEIGHT, IMAGE, WIDTH, Card, Problems
 from aeinfer.pictures import Picture
 
 SYMMETRIC = "symmetric"
+MAX_STRIDE = 1024
 EDGE = "edge"
 
 
@@ -132,12 +133,14 @@ class Tiles(Adapter):
         self,
         fn: ModelFunction,
         batch: np.ndarray,
-        scale: Fraction = Fraction(1),
+        scale: float | Fraction = 1.0,
         unit: int = 1,
     ) -> np.ndarray:
         """``fn`` over ``batch`` (n, C, H, W) in windows; ``scale`` is ``fn``'s output size per
         input size (1 reconstruct, 1/stride encode, stride decode) and ``unit`` the pixels one
         element of ``batch`` spans (1 for images, the stride for codes)."""
+        # Whole-number arithmetic for the window geometry: a stride of 3 is 1/3, not 0.333….
+        scale = Fraction(scale).limit_denominator(MAX_STRIDE)
         tile = max(1, self.params.tile // unit)
         margin = -(-self.params.margin // unit)
         n, _, height, width = batch.shape
