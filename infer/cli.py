@@ -593,7 +593,7 @@ def info(
         prep = card.preparation
         lines = [
             f"name:        {card.name}",
-            f"family:      {card.family} — {card.description}",
+            f"family:      {card.family}" + (f" — {card.description}" if card.description else ""),
             f"path:        {card.directory}",
             f"item:        {data.modality} {data.describe()}, channels {' '.join(data.channels)}, "
             f"range {list(data.range) if data.range else 'unbounded'}",
