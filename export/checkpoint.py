@@ -100,6 +100,8 @@ def export_checkpoint(
         family=ckpt["family"],
         description=doc[0].split(": ", 1)[-1] if doc else "",
         item_shape=tuple(record["item"]),
+        free_axes=getattr(family, "FREE_AXES", ()),
+        multiple_of=getattr(family, "MULTIPLE_OF", 1),
         value_range=None if record["range"] is None else tuple(record["range"]),
         normalization=units,
         channels=record["channels"],

@@ -51,7 +51,10 @@ MNIST_MIRRORS = (
 MNIST = "mnist"
 IMAGES = "images"
 SIGNALS = "signals"
-KINDS = (MNIST, IMAGES, SIGNALS)
+PHOTOS = "photos"
+KINDS = (MNIST, IMAGES, SIGNALS, PHOTOS)
+PHOTO_PATCH = 64
+PHOTO_PATCHES_PER_EPOCH = 4096
 DEFAULT_VAL_FRACTION = 0.1
 SPLIT_SEED = 0
 DEFAULT_CHANNELS = 3
@@ -95,6 +98,8 @@ class Dataset:
     held_out: tuple[str, ...] = ()
     normalization: dict[str, list[float]] | None = None
     notes: tuple[str, ...] = field(default=())
+    resample: Callable[[int], np.ndarray] | None = None
+    """Fresh training items for an epoch (augmented photo patches); None: ``train`` always."""
 
     @property
     def item(self) -> tuple[int, ...]:
@@ -277,12 +282,46 @@ def _mnist(spec: DataSpec, location: Path | None) -> Dataset:
     )
 
 
+def _photos(spec: DataSpec, location: Path | None) -> Dataset:
+    """Natural photographs (:mod:`aeinfer.train.photos`): augmented patches of the training
+    photos, drawn afresh each epoch; fixed patches of the held-out photos for validation."""
+    from aeinfer.train import photos
+
+    if location is not None:
+        folder = location
+    else:
+        folder = Path(spec.path) if spec.path else photos.default_dir()
+    patch = spec.size[0] if spec.size else PHOTO_PATCH
+    train_names = tuple(n for n in photos.PHOTOS if n not in photos.TEST_PHOTOS)
+    sampler = photos.PatchSampler.of(
+        photos.load(folder, train_names), patch, PHOTO_PATCHES_PER_EPOCH, spec.seed
+    )
+    held_out = photos.validation_patches(photos.load(folder, photos.TEST_PHOTOS), patch)
+    return Dataset(
+        train=sampler.epoch(0),
+        val=held_out,
+        modality=IMAGE,
+        channels=("R", "G", "B"),
+        value_range=(0.0, 1.0),
+        preparation={"adapter": "tiles", "version": 1, "params": {}},
+        description=f"{len(train_names)} photographs from the sample data of "
+        f"{', '.join(photos.WHEELS)}: {', '.join(train_names)}; {PHOTO_PATCHES_PER_EPOCH} "
+        f"augmented {patch}×{patch} patches drawn afresh each epoch (seed {spec.seed})",
+        held_out_description=f"{len(held_out)} patches of the held-out photos "
+        f"{', '.join(photos.TEST_PHOTOS)}",
+        held_out=photos.TEST_PHOTOS,
+        resample=sampler.epoch,
+    )
+
+
 def load_dataset(spec: DataSpec, location: Path | None = None) -> Dataset:
     """The :class:`Dataset` ``spec`` names; ``location`` overrides where its files are now."""
     if spec.kind not in KINDS:
         raise DataError(f"unknown data kind {spec.kind!r}; valid: {', '.join(KINDS)}")
     if spec.kind == MNIST:
         return _mnist(spec, location)
+    if spec.kind == PHOTOS:
+        return _photos(spec, location)
     folder = location or Path(spec.path or ".")
     return _image_folder(spec, folder) if spec.kind == IMAGES else _signal_folder(spec, folder)
 

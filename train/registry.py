@@ -8,7 +8,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from aeinfer.errors import UnknownFamilyError
-from aeinfer.train.families import conv, convt, deep, denoise, dense, lstm, sparse, vae
+from aeinfer.train.families import conv, convt, deep, denoise, dense, lstm, photo, sparse, vae
 
 FAMILIES: dict[str, ModuleType] = {
     "dense": dense,
@@ -19,6 +19,7 @@ FAMILIES: dict[str, ModuleType] = {
     "lstm": lstm,
     "vae": vae,
     "convt": convt,
+    "photo": photo,
 }
 
 

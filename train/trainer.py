@@ -244,7 +244,8 @@ def train(
     ``data`` says what to train on (default: MNIST, in ``data_dir`` if given).
     """
     family = get_family(family_name)
-    spec = data or DataSpec(MNIST, None if data_dir is None else str(data_dir))
+    kind = getattr(family, "DEFAULT_DATA", MNIST)  # the photo family trains on photographs
+    spec = data or DataSpec(kind, None if data_dir is None else str(data_dir))
     dataset = load_dataset(spec)
     model_cfg = model_config_for(family, dataset, model_overrides)
     train_cfg: TrainConfig = _merge(family.TRAINING, train_overrides)
@@ -347,6 +348,9 @@ def train(
             started = time.perf_counter()
             encoder.train()
             decoder.train()
+            if dataset.resample is not None and epoch > 0:  # fresh augmented patches
+                fresh = dataset.resample(epoch)[: train_cfg.train_limit]
+                train_items = torch.from_numpy(normalized(fresh, units))
             order = torch.randperm(
                 n_train, generator=torch.Generator().manual_seed(train_cfg.seed * 1000 + epoch)
             )

@@ -1,0 +1,154 @@
+"""``photo``: a blind denoiser for natural colour photographs, fully convolutional.
+
+Seeds: FFDNet (Zhang, Zuo & Zhang, "FFDNet: Toward a Fast and Flexible Solution for CNN-Based
+Image Denoising", 2018) for the shape — a lossless pixel-unshuffle of the image into a
+half-resolution map of 4·C channels, a plain stack of 3×3 convolutions there, and a
+pixel-shuffle back; DnCNN (Zhang et al., "Beyond a Gaussian Denoiser", 2017) for residual
+learning — the network predicts the noise, which is subtracted from the input.
+
+As an aeinfer autoencoder: the encoder is the unshuffle and the first half of the stack; its
+code is a half-resolution feature map holding the unshuffled image itself beside the features
+(so the code loses nothing and the decoder can subtract the noise it predicts); the decoder is
+the second half of the stack, the subtraction, and the shuffle back, clamped to [0, 1]. Blind
+over noise levels: each training patch gets its own σ drawn from [0, ``noise_max``] (on the
+0–255 scale), a share of patches stays clean (so a clean photo comes back unchanged), and a
+share is grey with the same noise in every channel (so grey photos, read as RGB, are denoised
+too). The noise exists only in the loss; the exported graphs are deterministic.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from aeinfer.card import DENOISE, DETERMINISTIC, IMAGE
+from aeinfer.train.config import TrainConfig
+from aeinfer.train.families.base import ITEM, SIGMOID, LossOutput, StepContext, psnr
+
+LAYOUT = ITEM
+MODALITIES = (IMAGE,)
+LATENT_KIND = DETERMINISTIC
+PRIMARY_METRIC = "psnr_noisy_db"
+TASKS = (DENOISE,)
+FREE_AXES = ("height", "width")
+MULTIPLE_OF = 2
+"""The unshuffle halves each side: the model takes any even height and width."""
+DEFAULT_DATA = "photos"
+"""Trains on the natural photographs of :mod:`aeinfer.train.photos` unless told otherwise."""
+TRAINING = TrainConfig(epochs=300, batch_size=32, lr=1e-3, schedule="cosine")
+SCALE = 2
+KERNEL = 3
+PIXEL_MAX = 255.0
+
+
+@dataclass(frozen=True)
+class Config:
+    """Widths and depths of the two halves, the training noise, and the patch (item)."""
+
+    features: int = 64
+    encoder_layers: int = 6
+    decoder_layers: int = 6
+    noise_max: float = 55.0
+    """Highest training σ, on the 0–255 scale (served: σ 0–50)."""
+    eval_noise: float = 25.0
+    clean_share: float = 0.1
+    grey_share: float = 0.15
+    item: tuple[int, ...] = (3, 64, 64)
+    head: str = SIGMOID
+
+
+def _stack(n_in: int, width: int, layers: int, n_out: int | None) -> list[nn.Module]:
+    """``layers`` 3×3 convolutions, ReLU between them (and after the last when it is not an
+    output layer, ``n_out`` None)."""
+    modules: list[nn.Module] = []
+    for index in range(layers):
+        last = index == layers - 1 and n_out is not None
+        modules.append(nn.Conv2d(n_in if index == 0 else width, n_out if last else width, KERNEL, padding=1))
+        if not last:
+            modules.append(nn.ReLU())
+    return modules
+
+
+class PhotoEncoder(nn.Module):
+    """(N, C, H, W) → (N, 4C + F, H/2, W/2): the unshuffled image and features beside it."""
+
+    def __init__(self, cfg: Config) -> None:
+        super().__init__()
+        self.unshuffle = nn.PixelUnshuffle(SCALE)
+        self.body = nn.Sequential(*_stack(cfg.item[0] * SCALE * SCALE, cfg.features, cfg.encoder_layers, None))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        low = self.unshuffle(x)
+        return torch.cat([low, self.body(low)], dim=1)
+
+
+class PhotoDecoder(nn.Module):
+    """The code → the image: features → predicted noise (half resolution), subtracted from the
+    unshuffled image in the code, shuffled back, clamped to [0, 1]."""
+
+    def __init__(self, cfg: Config) -> None:
+        super().__init__()
+        self.image_channels = cfg.item[0] * SCALE * SCALE
+        self.body = nn.Sequential(*_stack(cfg.features, cfg.features, cfg.decoder_layers, self.image_channels))
+        self.shuffle = nn.PixelShuffle(SCALE)
+
+    def forward(self, code: torch.Tensor) -> torch.Tensor:
+        low, features = code[:, : self.image_channels], code[:, self.image_channels :]
+        return self.shuffle(low - self.body(features)).clamp(0.0, 1.0)
+
+    def unclamped(self, code: torch.Tensor) -> torch.Tensor:
+        """The output before the clamp, for the loss (the clamp has no gradient outside)."""
+        low, features = code[:, : self.image_channels], code[:, self.image_channels :]
+        return self.shuffle(low - self.body(features))
+
+
+def build(cfg: Config) -> tuple[nn.Module, nn.Module]:
+    if cfg.item[0] not in (1, 3):
+        raise ValueError(f"denoises grey or RGB photos; this item has {cfg.item[0]} channels")
+    return PhotoEncoder(cfg), PhotoDecoder(cfg)
+
+
+def corrupt(x: torch.Tensor, cfg: Config, generator: torch.Generator) -> torch.Tensor:
+    """Each patch: σ ~ U[0, noise_max] (a ``clean_share`` of them σ = 0), Gaussian noise, the
+    same in every channel for a ``grey_share`` of them (which are made grey first), then
+    clipped and quantised to 8 bits, as a user's noisy PNG is."""
+    n = x.shape[0]
+    draws = torch.rand((n, 3), generator=generator)
+    sigma = draws[:, 0] * cfg.noise_max / PIXEL_MAX
+    sigma = torch.where(draws[:, 1] < cfg.clean_share, torch.zeros_like(sigma), sigma)
+    grey = draws[:, 2] < cfg.grey_share
+    if grey.any() and x.shape[1] == 3:
+        luma = (0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]).unsqueeze(1)
+        x = torch.where(grey.view(-1, 1, 1, 1), luma.expand_as(x), x)
+    noise = torch.randn(x.shape, generator=generator)
+    shared = noise[:, :1].expand_as(noise)
+    noise = torch.where(grey.view(-1, 1, 1, 1), shared, noise)
+    noisy = (x + sigma.view(-1, 1, 1, 1) * noise).clamp(0.0, 1.0)
+    return torch.round(noisy * PIXEL_MAX) / PIXEL_MAX, x
+
+
+def loss(
+    encoder: nn.Module, decoder: PhotoDecoder, x: torch.Tensor, cfg: Config, ctx: StepContext
+) -> LossOutput:
+    noisy, clean = corrupt(x, cfg, ctx.generator)
+    value = F.mse_loss(decoder.unclamped(encoder(noisy)), clean)
+    mse = value.item()
+    return LossOutput(value, {"mse": mse, "psnr": -10.0 * math.log10(max(mse, 1e-10))})
+
+
+def metrics(
+    encoder: nn.Module, decoder: nn.Module, x: torch.Tensor, cfg: Config, gen: torch.Generator
+) -> dict[str, float]:
+    sigma = cfg.eval_noise / PIXEL_MAX
+    noisy = (x + sigma * torch.randn(x.shape, generator=gen)).clamp(0.0, 1.0)
+    noisy = torch.round(noisy * PIXEL_MAX) / PIXEL_MAX
+    return {
+        "psnr_noisy_db": float(psnr(decoder(encoder(noisy)), x)),
+        "psnr_input_db": float(psnr(noisy, x)),
+        "psnr_db": float(psnr(decoder(encoder(x)), x)),
+        "mse": float(F.mse_loss(decoder(encoder(x)), x)),
+    }

