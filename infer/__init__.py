@@ -25,6 +25,7 @@ from aeinfer.errors import (
     RuntimeConflictError,
     RuntimeMissingError,
     UnknownFamilyError,
+    WebAssetsMissing,
 )
 
 if TYPE_CHECKING:
@@ -50,6 +51,7 @@ __all__ = [
     "RuntimeConflictError",
     "RuntimeMissingError",
     "UnknownFamilyError",
+    "WebAssetsMissing",
     "__version__",
     "list_models",
     "load",

@@ -285,6 +285,34 @@ class ScoreDistribution:
 
 
 @dataclass(frozen=True)
+class DomainCheck:
+    """Whether an input is of the kind the model was trained on (one digit on plain paper, for
+    the MNIST models): a score over named figures of the prepared input, calibrated at export.
+
+    score = bias + Σ wᵢ·zᵢ + Σ vᵢ·zᵢ², zᵢ = (figureᵢ − centreᵢ) / scaleᵢ; the input is in the
+    domain when score ≥ threshold. The figures are those of :data:`aeinfer.adapters.ink.FEATURES`.
+    """
+
+    features: tuple[str, ...] = _doc("The figures, in order (see aeinfer.adapters.ink.FEATURES).")
+    centre: tuple[float, ...] = _doc("Each figure's centre (its mean in the calibration set).")
+    scale: tuple[float, ...] = _doc("Each figure's scale (its standard deviation there).")
+    linear: tuple[float, ...] = _doc("The weight of each standardised figure.")
+    quadratic: tuple[float, ...] = _doc("The weight of each standardised figure's square.")
+    bias: float = _doc("The score's constant.")
+    threshold: float = _doc(
+        "In the domain when the score is at least this: set at export so that a stated share "
+        "of the reference digits (MNIST test) is accepted."
+    )
+    reference: Mapping[str, Any] = _doc(
+        "Measured at export through this model: how the score is distributed and what share is "
+        "accepted on MNIST test digits, on photographed single digits and on non-digits "
+        "(photos, pages of several digits, blank and ruled pages, text), by kind; how it was "
+        "fitted.",
+        default_factory=dict,
+    )
+
+
+@dataclass(frozen=True)
 class Card:
     """A parsed, validated model card."""
 
@@ -306,6 +334,9 @@ class Card:
     )
     score: ScoreDistribution | None = _doc(
         "The anomaly score's reference distribution, or null.", default=None
+    )
+    domain: DomainCheck | None = _doc(
+        "The check that an input is of the model's kind (digit models), or null.", default=None
     )
     not_made: Mapping[str, str] = _doc(
         "Precisions that were not made, and why.", default_factory=dict
@@ -682,6 +713,36 @@ def _score(r: _Reader | None, problems: Problems) -> ScoreDistribution | None:
     )
 
 
+def _numbers(r: _Reader, key: str) -> tuple[float, ...]:
+    values = r.array(key)
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        r.problems.add(f"{r.where}.{key}", "expected a list of numbers")
+        return ()
+    return tuple(float(v) for v in values)
+
+
+def _domain(r: _Reader | None, problems: Problems) -> DomainCheck | None:
+    if r is None:
+        return None
+    features = tuple(str(f) for f in r.array("features"))
+    check = DomainCheck(
+        features=features,
+        centre=_numbers(r, "centre"),
+        scale=_numbers(r, "scale"),
+        linear=_numbers(r, "linear"),
+        quadratic=_numbers(r, "quadratic"),
+        bias=r.number("bias"),
+        threshold=r.number("threshold"),
+        reference=r.mapping("reference", {}),
+    )
+    lengths = {len(check.centre), len(check.scale), len(check.linear), len(check.quadratic)}
+    if lengths != {len(features)} or not features:
+        problems.add("domain", "features, centre, scale, linear and quadratic need one entry each")
+    if any(not v > 0 for v in check.scale):
+        problems.add("domain.scale", "every scale must be > 0")
+    return check
+
+
 def parse_card(data: Any, directory: Path | None = None, label: str = CARD_FILE) -> Card:
     """Parse card JSON (format 2, or format 1 mapped by :mod:`aeinfer.card_v1`) into a
     :class:`Card`, checking every field and the card's internal consistency; all problems are
@@ -720,6 +781,7 @@ def parse_card(data: Any, directory: Path | None = None, label: str = CARD_FILE)
         tasks=tasks,
         graphs=_graphs(top.obj("graphs"), problems),
         score=_score(top.obj("score", None), problems),
+        domain=_domain(top.obj("domain", None), problems),
         not_made={str(k): str(v) for k, v in top.mapping("not_made", {}).items()},
         metrics=top.mapping("metrics", {}),
         provenance=top.mapping("provenance", {}),
@@ -953,5 +1015,6 @@ DOCUMENTED = (
     PrecisionGraphs,
     GraphFile,
     ScoreDistribution,
+    DomainCheck,
 )
 """The card's dataclasses in the order ``docs/card.md`` documents them."""

@@ -53,9 +53,11 @@ MNIST_DIGIT_PARAMS: dict[str, Any] = {
     "ink_grid": 64,
     "sharpen_per_scale": 2.0,
     "sharpen_max_gain": 12.0,
+    "flatten": 0.0,
 }
 """The MNIST fit format 1 applied to every model (LeCun et al.: the ink's bounding box scaled
-to 20×20 and centred by centre of mass in 28×28), as ``mnist_digit`` parameters."""
+to 20×20 and centred by centre of mass in 28×28), as ``mnist_digit`` parameters; uneven light
+was not removed (flatten 0)."""
 
 _LAYOUT_AXES: dict[str, list[dict[str, Any]]] = {
     "flat": [{"name": FEATURES, "size": MNIST_SIDE * MNIST_SIDE}],

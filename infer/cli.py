@@ -22,7 +22,8 @@ import typer
 from aeinfer import __version__
 from aeinfer.errors import AeinferError, InputError, OutputError, RuntimeMissingError
 from aeinfer.names import PRECISIONS
-from aeinfer.zoo import DENOISE_MODEL, RECONSTRUCT_MODEL, VARIATIONAL_MODEL
+from aeinfer.server import defaults as srv
+from aeinfer.zoo import AUTO, DENOISE_MODEL, PHOTO_MODEL, RECONSTRUCT_MODEL, VARIATIONAL_MODEL
 
 if TYPE_CHECKING:
     from aeinfer.jobs import JobReport, ScoreReport
@@ -106,12 +107,14 @@ def _main(
     """Autoencoders served by ONNX Runtime, with no torch at inference time."""
 
 
-def _load(model: str, device: Device, precision: Precision = Precision["fp32"]) -> Pipeline:
+def _load(
+    model: str, device: Device, precision: Precision = Precision["fp32"], quiet: bool = False
+) -> Pipeline:
     from aeinfer.model import load_model
     from aeinfer.tasks import pipeline
 
     loaded = load_model(model, device=device.value, precision=precision.value)
-    if device is Device.auto:
+    if device is Device.auto and not quiet:
         _say(f"aeinfer: {loaded.device_note}")
     return pipeline(loaded)
 
@@ -218,6 +221,22 @@ def _overwrite() -> Any:
     return typer.Option(False, "--overwrite", help=OVERWRITE_HELP)
 
 
+FORCE_HELP = (
+    "Use the model even on inputs outside its domain (a digit model refuses what is not one "
+    "digit on plain paper, and says why)."
+)
+
+
+def _force() -> Any:
+    return typer.Option(False, "--force", help=FORCE_HELP)
+
+
+DENOISE_MODEL_HELP = (
+    f"{MODEL_HELP} [default: {AUTO}: for each input, {DENOISE_MODEL} when it is one digit on "
+    f"plain paper (that model's domain check), else {PHOTO_MODEL}; the model used is reported]"
+)
+
+
 @app.command()
 def denoise(
     inputs: list[Path] = typer.Argument(..., help=INPUTS_HELP, show_default=False),
@@ -228,25 +247,50 @@ def denoise(
         help="Output file (one input), folder (layout kept), or '-' (stdout). Default: "
         "<stem>.denoised.png beside each input (a signal keeps its format).",
     ),
-    model: str = typer.Option(DENOISE_MODEL, "--model", "-m", help=MODEL_HELP),
+    model: str = typer.Option(AUTO, "--model", "-m", help=DENOISE_MODEL_HELP, show_default=False),
     device: Device = typer.Option(Device.auto, "--device", help=DEVICE_HELP),
     precision: Precision = typer.Option(Precision["fp32"], "--precision", help=PRECISION_HELP),
     overwrite: bool = _overwrite(),
+    force: bool = _force(),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print JSON: each input, its output and the model that made it."
+    ),
 ) -> None:
-    """Denoise images or signals; each result has its input's size and kind."""
+    """Denoise photos, scans, digits or signals; each result has its input's size and kind."""
     with _errors():
         from aeinfer.card import DENOISE
         from aeinfer.jobs import DENOISED_TAG, map_files
+        from aeinfer.zoo import bundled_names
 
         sources, target = _sources(inputs), _target(output)
-        pipe = _load(model, device, precision)
+        route = None
+        if model == AUTO:
+            pipe = _load(DENOISE_MODEL, device, precision)
+            if PHOTO_MODEL in bundled_names():
+                route = _load(PHOTO_MODEL, device, Precision["fp32"], quiet=True)
+        else:
+            pipe = _load(model, device, precision)
         bar, callback = _progress_callback(inputs, "denoising")
         with bar:
             report = map_files(
                 pipe, sources, target, DENOISED_TAG, task=DENOISE, overwrite=overwrite,
-                progress=callback,
+                progress=callback, force=force, route=route,
             )  # fmt: skip
+        if as_json:
+            typer.echo(json.dumps(_job_json(report), indent=2))
+        elif route is not None:
+            for record in report.records:
+                _say(f"aeinfer: {record['input']} → {record['output']} ({record['model']})")
         _finish(report, "denoised")
+
+
+def _job_json(report: JobReport) -> dict[str, Any]:
+    return {
+        "files": report.records,
+        "skipped": [str(p) for p in report.skipped],
+        "failed": [{"input": str(p), "error": message} for p, message in report.failed],
+        "notes": report.notes,
+    }
 
 
 @app.command()
@@ -264,6 +308,7 @@ def reconstruct(
     device: Device = typer.Option(Device.auto, "--device", help=DEVICE_HELP),
     precision: Precision = typer.Option(Precision["fp32"], "--precision", help=PRECISION_HELP),
     overwrite: bool = _overwrite(),
+    force: bool = _force(),
     per_file: bool = typer.Option(
         False,
         "--per-file",
@@ -285,7 +330,13 @@ def reconstruct(
         bar, callback = _progress_callback(inputs, "reconstructing")
         with bar:
             report = reconstruct_files(
-                pipe, sources, target, per_file=per_file, overwrite=overwrite, progress=callback
+                pipe,
+                sources,
+                target,
+                per_file=per_file,
+                overwrite=overwrite,
+                progress=callback,
+                force=force,
             )
         if per_file:
             _finish(report, "reconstructed")
@@ -332,6 +383,8 @@ def _print_scores(report: ScoreReport, as_json: bool) -> None:
         width = max((len(row.label) for row in report.rows), default=0)
         for row in report.rows:
             shown = "-" if row.percentile is None else f"{row.percentile:.{PERCENTILE_DIGITS}f}"
+            if row.in_domain is False:
+                shown = f"out of domain ({row.reason})"
             typer.echo(f"{row.label:<{width}}  {row.value:.{SCORE_DIGITS}f}  {shown}")
         _say(_distribution_line(report))
     if report.failed:
@@ -434,6 +487,7 @@ def interpolate(
     precision: Precision = typer.Option(Precision["fp32"], "--precision", help=PRECISION_HELP),
     output_format: Format = typer.Option(Format.png, "--format", help=FORMAT_HELP),
     overwrite: bool = _overwrite(),
+    force: bool = _force(),
 ) -> None:
     """Decode the straight line between two inputs' codes into one strip.
 
@@ -453,6 +507,7 @@ def interpolate(
             target,
             output_format=OutputFormat(output_format.value),
             overwrite=overwrite,
+            force=force,
         )
         _done(report, f"interpolated {steps} step(s) → {_where(output)}")
 
@@ -499,6 +554,7 @@ def encode(
     device: Device = typer.Option(Device.auto, "--device", help=DEVICE_HELP),
     precision: Precision = typer.Option(Precision["fp32"], "--precision", help=PRECISION_HELP),
     overwrite: bool = _overwrite(),
+    force: bool = _force(),
 ) -> None:
     """Encode inputs to codes (.npy), one row per item.
 
@@ -509,7 +565,9 @@ def encode(
         from aeinfer.jobs import encode_files
 
         sources, target = _sources(inputs), _target(output)
-        report = encode_files(_load(model, device, precision), sources, target, overwrite=overwrite)
+        report = encode_files(
+            _load(model, device, precision), sources, target, overwrite=overwrite, force=force
+        )
         shape = report.detail.get("shape")
         _done(report, f"encoded {report.processed} input(s) → {_where(output)} {shape}")
 
@@ -644,6 +702,123 @@ def doctor() -> None:
             _say(f"aeinfer: warning: {warning}")
         if not report.ok:
             raise typer.Exit(EXIT_ERROR)
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(
+        srv.DEFAULT_HOST, "--host", help="Address to listen on (0.0.0.0: every interface)."
+    ),
+    port: int = typer.Option(srv.DEFAULT_PORT, "--port", min=0, max=65535),
+    models: list[str] | None = typer.Option(
+        None,
+        "--model",
+        "-m",
+        help=f"{MODEL_HELP} Repeat for several [default: every bundled model].",
+        show_default=False,
+    ),
+    device: Device = typer.Option(Device.auto, "--device", help=DEVICE_HELP),
+    max_batch: int = typer.Option(
+        srv.DEFAULT_MAX_BATCH,
+        "--max-batch",
+        min=1,
+        help="Requests to one model and task run together at most (1: no batching).",
+    ),
+    max_wait_ms: float = typer.Option(
+        srv.DEFAULT_MAX_WAIT_MS,
+        "--max-wait-ms",
+        min=0.0,
+        help="How long a batch waits for more requests while it is not full (0: not at all; "
+        "a batch is what queued while the model was busy).",
+    ),
+    max_queue: int = typer.Option(
+        srv.DEFAULT_MAX_QUEUE,
+        "--max-queue",
+        min=1,
+        help="Requests waiting per model at most; more are refused (503, Retry-After).",
+    ),
+    max_body_mb: float = typer.Option(
+        srv.DEFAULT_MAX_BODY_MB, "--max-body-mb", min=0.001, help="Largest request body (413)."
+    ),
+    max_pixels: int = typer.Option(
+        srv.DEFAULT_MAX_PIXELS,
+        "--max-pixels",
+        min=4,
+        help="Largest image, width × height, read from its header before decoding (413).",
+    ),
+    timeout_s: float = typer.Option(
+        srv.DEFAULT_TIMEOUT_S,
+        "--timeout-s",
+        min=0.01,
+        help="Per request: the body must arrive (else 408) and the answer be ready (else 504) "
+        "within this many seconds of its arrival.",
+    ),
+    api_key: str | None = typer.Option(
+        None,
+        "--api-key",
+        envvar=srv.API_KEY_ENV,
+        help=f"Require this key on /v1 and /metrics (Authorization: Bearer KEY or X-API-Key). "
+        f"Prefer ${srv.API_KEY_ENV}: a command line is visible to other users.",
+        show_default=False,
+    ),
+    access_log: bool = typer.Option(False, "--access-log", help="Log every request."),
+) -> None:
+    """Serve the models over HTTP: the tasks as POST /v1/models/NAME/TASK, with micro-batching.
+
+    Needs aeinfer[serve]. Binds to 127.0.0.1 unless --host says otherwise; the API is described
+    at /docs. Stops on Ctrl-C or SIGTERM after finishing the requests in flight.
+    """
+    with _errors():
+        try:
+            from aeinfer.server import Settings, run
+        except ImportError as exc:
+            if (exc.name or "").split(".")[0] in srv.SERVE_MODULES:
+                raise RuntimeMissingError(srv.SERVE_HINT) from None
+            raise
+        settings = Settings(
+            host=host,
+            port=port,
+            models=tuple(models or ()),
+            device=device.value,
+            max_batch=max_batch,
+            max_wait_ms=max_wait_ms,
+            max_queue=max_queue,
+            max_body_mb=max_body_mb,
+            max_pixels=max_pixels,
+            timeout_s=timeout_s,
+            api_key=api_key or None,
+            access_log=access_log,
+        )
+        run(settings, say=_say)
+
+
+@app.command()
+def web(
+    directory: Path = typer.Argument(
+        ..., help="Folder to write the site into (created if missing).", show_default=False
+    ),
+    models: list[str] | None = typer.Option(
+        None,
+        "--model",
+        "-m",
+        help=f"{MODEL_HELP} Repeat for several [default: every bundled model the page can run].",
+        show_default=False,
+    ),
+    overwrite: bool = _overwrite(),
+) -> None:
+    """Write the browser page for any static host: the page, ONNX Runtime Web, the models'
+    graphs and cards, and its data; the models run in the visitor's browser.
+
+    ONNX Runtime Web's files must be built first (`node web/build.mjs`, see the README).
+    """
+    with _errors():
+        from aeinfer.web import report_lines, write_site
+
+        report = write_site(directory, models or None, overwrite=overwrite)
+        for path in report.skipped:
+            _say(f"aeinfer: skipped {directory / path} (exists; pass --overwrite)")
+        for line in report_lines(report):
+            _say(f"aeinfer: {line}")
 
 
 def _require_training() -> None:

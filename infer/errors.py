@@ -57,3 +57,12 @@ class CheckpointError(AeinferError):
 
 class CapabilityError(AeinferError):
     """The model cannot do what was asked (e.g. sampling from a non-variational model)."""
+
+
+class WebAssetsMissing(AeinferError):
+    """The browser page's ONNX Runtime Web files are not built (see ``aeinfer.web.assets``)."""
+
+
+class OutOfDomainError(InputError):
+    """An input is not of the kind the model was trained on (e.g. not one digit on plain paper,
+    for a digit model); the message says why and what to use instead."""

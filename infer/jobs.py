@@ -16,7 +16,6 @@ instead (the CLI passes stdout for ``-o -``), and where inputs are named, the by
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -25,7 +24,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
-from aeinfer import tasks
+from aeinfer import exchange, tasks
 from aeinfer.atomic import npy_bytes, write_bytes_atomic
 from aeinfer.card import DENOISE, IMAGE, RECONSTRUCT
 from aeinfer.errors import InputError, OutputError
@@ -70,6 +69,8 @@ class JobReport:
     """Inputs run through the model."""
     detail: dict[str, Any] = field(default_factory=dict)
     """What a job has to add (a seed, a shape, a count)."""
+    records: list[dict[str, str]] = field(default_factory=list)
+    """Per written file: input, output and the model that made it (``--json``)."""
 
     @property
     def ok(self) -> bool:
@@ -139,12 +140,6 @@ def _files(pipe: tasks.Pipeline, inputs: Sources) -> tuple[list[Any], list[str],
 # --- per-file jobs: denoise, reconstruct --per-file ----------------------------------------------
 
 
-def _per_file_output(pipe: tasks.Pipeline, done: tasks.Done, side_by_side: bool) -> tasks.Raw:
-    if side_by_side:
-        return tasks.side_by_side(pipe.adapter.original(done.state), done.output)
-    return done.output
-
-
 def map_files(
     pipe: tasks.Pipeline,
     inputs: Sources,
@@ -155,9 +150,14 @@ def map_files(
     side_by_side: bool = False,
     overwrite: bool = False,
     progress: Progress | None = None,
+    force: bool = False,
+    route: tasks.Pipeline | None = None,
 ) -> JobReport:
     """Run ``task`` (reconstruct or denoise) on every input and write each result at the
     input's size and kind — with ``side_by_side``, the original beside it (pictures).
+    ``force`` takes inputs outside the model's domain anyway; ``route`` (denoise only) is the
+    model for the inputs the first one's domain check refuses (see
+    :func:`aeinfer.tasks.denoise_routed_each`).
 
     Outputs are planned by :func:`aeinfer.inputs.plan_outputs`: ``<stem>.<tag>.png`` beside
     each input (a signal keeps its own format), a named file for one input, or a folder
@@ -167,8 +167,9 @@ def map_files(
     tasks.require(pipe, task)
     if isinstance(inputs, bytes) or is_stream(output):
         return map_one(
-            pipe, inputs, output, task=task, side_by_side=side_by_side, overwrite=overwrite
-        )
+            pipe, inputs, output, task=task, side_by_side=side_by_side, overwrite=overwrite,
+            force=force, route=route,
+        )  # fmt: skip
     image = pipe.modality == IMAGE
     plan = plan_outputs(
         inputs,
@@ -183,9 +184,11 @@ def map_files(
     todo = [
         (source, target) for source, target in plan.pairs if not exists(target, overwrite, report)
     ]
-    outcomes = tasks.reconstruct_each(
-        pipe, [s for s, _ in todo], [str(s) for s, _ in todo], task=task
-    )
+    sources, labels = [s for s, _ in todo], [str(s) for s, _ in todo]
+    if route is not None and task == DENOISE:
+        outcomes = tasks.denoise_routed_each(pipe, route, sources, labels)
+    else:
+        outcomes = tasks.reconstruct_each(pipe, sources, labels, task=task, force=force)
     for done_count, ((source, target), outcome) in enumerate(zip(todo, outcomes, strict=True), 1):
         if isinstance(outcome, tasks.Failed):
             report.failed.append((source, outcome.message))
@@ -195,9 +198,12 @@ def map_files(
             try:
                 if plan.make_folders:
                     target.parent.mkdir(parents=True, exist_ok=True)
-                result = _per_file_output(pipe, outcome, side_by_side)
+                result = exchange.per_file_result(pipe, outcome, side_by_side)
                 data = tasks.output_bytes(result, target.suffix or PNG, str(target))
                 write(data, target, report, inputs=every_input, overwrite=True)
+                report.records.append(
+                    {"input": str(source), "output": str(target), "model": outcome.model}
+                )
             except (OutputError, OSError) as exc:
                 report.failed.append((source, str(exc)))
         if progress is not None:
@@ -213,6 +219,8 @@ def map_one(
     task: str = DENOISE,
     side_by_side: bool = False,
     overwrite: bool = False,
+    force: bool = False,
+    route: tasks.Pipeline | None = None,
 ) -> JobReport:
     """The one-input form of :func:`map_files`: bytes in (stdin), or one input file, to a
     named file or a stream (stdout). A bad input is raised, not reported."""
@@ -226,10 +234,13 @@ def map_one(
     report = JobReport()
     if exists(output, overwrite, report):
         return report
-    done = tasks.reconstruct(pipe, sources[0], labels[0], task=task)
+    if route is not None and task == DENOISE:
+        done = tasks.unwrap(next(tasks.denoise_routed_each(pipe, route, sources, labels)))
+    else:
+        done = tasks.reconstruct(pipe, sources[0], labels[0], task=task, force=force)
     report.processed = 1
     report.notes.extend(f"{done.label}: {note}" for note in done.notes)
-    result = _per_file_output(pipe, done, side_by_side)
+    result = exchange.per_file_result(pipe, done, side_by_side)
     suffix = output.suffix if isinstance(output, Path) and output.suffix else PNG
     write(
         tasks.output_bytes(result, suffix, str(_label(output))),
@@ -251,6 +262,7 @@ def reconstruct_sheet(
     *,
     overwrite: bool = False,
     progress: Progress | None = None,
+    force: bool = False,
 ) -> JobReport:
     """One sheet of original | reconstruction pairs — the items the model sees and gives,
     enlarged when small — for all inputs. Any bad input fails the job before anything is
@@ -268,7 +280,8 @@ def reconstruct_sheet(
         return report
     sources, labels, paths = _files(pipe, inputs)
     originals, results = [], []
-    for count, outcome in enumerate(tasks.reconstruct_each(pipe, sources, labels), 1):
+    outcomes = tasks.reconstruct_each(pipe, sources, labels, force=force)
+    for count, outcome in enumerate(outcomes, 1):
         done = tasks.unwrap(outcome)
         report.notes.extend(f"{done.label}: {note}" for note in done.notes)
         originals.append(done.prepared)
@@ -293,6 +306,7 @@ def reconstruct_files(
     per_file: bool = False,
     overwrite: bool = False,
     progress: Progress | None = None,
+    force: bool = False,
 ) -> JobReport:
     """A sheet of every input (:func:`reconstruct_sheet`), or with ``per_file`` one result per
     input: the original and its reconstruction side by side (a signal's reconstruction in
@@ -300,9 +314,11 @@ def reconstruct_files(
     if per_file:
         return map_files(
             pipe, inputs, output, RECONSTRUCTED_TAG, task=RECONSTRUCT, side_by_side=True,
-            overwrite=overwrite, progress=progress,
+            overwrite=overwrite, progress=progress, force=force,
         )  # fmt: skip
-    return reconstruct_sheet(pipe, inputs, output, overwrite=overwrite, progress=progress)
+    return reconstruct_sheet(
+        pipe, inputs, output, overwrite=overwrite, progress=progress, force=force
+    )
 
 
 # --- score ----------------------------------------------------------------------------------------
@@ -365,7 +381,12 @@ def score_files(
 
 
 def encode_files(
-    pipe: tasks.Pipeline, inputs: Sources, output: Output, *, overwrite: bool = False
+    pipe: tasks.Pipeline,
+    inputs: Sources,
+    output: Output,
+    *,
+    overwrite: bool = False,
+    force: bool = False,
 ) -> JobReport:
     """Encode all inputs into one ``.npy`` of shape (N, *latent), rows in input order
     (folders sorted; a signal file holding a batch gives a row per item). Any bad input fails
@@ -378,7 +399,7 @@ def encode_files(
     if exists(output, overwrite, report):
         return report
     sources, labels, paths = _files(pipe, inputs)
-    codes, rows = tasks.encode(pipe, sources, labels)
+    codes, rows = tasks.encode(pipe, sources, labels, force=force)
     report.processed = len(sources)
     report.detail.update(shape=tuple(codes.shape), rows=rows)
     write(npy_bytes(codes), output, report, inputs=paths, overwrite=True)
@@ -387,21 +408,9 @@ def encode_files(
 
 def read_codes(source: Path | bytes) -> np.ndarray:
     """Codes from a ``.npy`` file (or its bytes), with one-line errors for anything else."""
-    from aeinfer.signals import NPY_MAGIC, ZIP_MAGIC
-
     label = STDIN_LABEL if isinstance(source, bytes) else str(source)
     data = source if isinstance(source, bytes) else read_file(Path(source), label)
-    if not data:
-        raise InputError(f"{label}: empty file")
-    if data.startswith(ZIP_MAGIC):
-        raise InputError(f"{label}: holds several arrays (.npz); expected one .npy array")
-    # Without the header numpy falls back to unpickling and blames pickles; say what is wrong.
-    if not data.startswith(NPY_MAGIC):
-        raise InputError(f"{label}: not a .npy array (no NumPy header; codes are .npy files)")
-    try:
-        return np.load(io.BytesIO(data), allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise InputError(f"{label}: not a readable .npy array ({exc})") from exc
+    return exchange.codes_from_bytes(data, label)
 
 
 def decode_file(
@@ -410,8 +419,6 @@ def decode_file(
     """Decode a ``.npy`` of codes: ``-o x.npy`` gets the items (N, *item) as an array;
     ``-o grid.png`` (any image suffix) one grid picture of them; any other ``-o`` is a folder
     of ``00000.png``, ``00001.png`` … (``.npy`` files for a signal model)."""
-    from aeinfer import render
-
     label = STDIN_LABEL if isinstance(codes, bytes) else str(codes)
     items = tasks.decode(pipe, read_codes(codes), label)
     report = JobReport(processed=len(items))
@@ -421,7 +428,7 @@ def decode_file(
         if exists(output, overwrite, report):
             return report
         if picture:
-            data = picture_bytes_for(render.grid(render.tiles(items, pipe.card.data)), output)
+            data = picture_bytes_for(exchange.grid_picture(pipe, items), output)
         else:
             data = npy_bytes(items)
         write(data, output, report, inputs=inputs, overwrite=True)
@@ -455,8 +462,6 @@ def write_samples(
     """Decode ``count`` draws from the prior and write them: a grid picture (the picture
     ``aeinfer decode`` makes of the codes), the items as ``.npy``, or with ``latents`` the
     codes themselves. The seed used is in ``report.detail["seed"]``."""
-    from aeinfer import render
-
     if latents and output_format is not OutputFormat.NPY:
         raise InputError("--latents writes the codes as an array; pass --format npy")
     report = JobReport()
@@ -468,7 +473,7 @@ def write_samples(
     if output_format is OutputFormat.NPY:
         data = npy_bytes(drawn.latents if latents else drawn.items)
     else:
-        data = picture_bytes_for(render.grid(render.tiles(drawn.items, pipe.card.data)), output)
+        data = picture_bytes_for(exchange.grid_picture(pipe, drawn.items), output)
     write(data, output, report, overwrite=True)
     return report
 
@@ -497,25 +502,22 @@ def write_interpolation(
     *,
     output_format: OutputFormat = OutputFormat.PNG,
     overwrite: bool = False,
+    force: bool = False,
 ) -> JobReport:
     """Encode two inputs, decode ``steps`` points on the line between their codes (ends
     included) and write them as one strip picture or as ``.npy`` (steps, *item)."""
-    from aeinfer import render
 
     report = JobReport()
     if exists(output, overwrite, report):
         return report
     labels = [STDIN_LABEL if isinstance(s, bytes) else str(s) for s in (first, last)]
-    items = tasks.interpolate(pipe, first, last, steps, labels)
+    items = tasks.interpolate(pipe, first, last, steps, labels, force=force)
     report.processed = 2
     sources = [Path(s) for s in (first, last) if not isinstance(s, bytes)]
     if output_format is OutputFormat.NPY:
         data = npy_bytes(items)
     else:
-        strip = render.strip(
-            render.tiles(items, pipe.card.data, render.enlargement(pipe.card.data))
-        )
-        data = picture_bytes_for(strip, output)
+        data = picture_bytes_for(exchange.strip_picture(pipe, items), output)
     write(data, output, report, inputs=sources, overwrite=True)
     return report
 
@@ -547,7 +549,9 @@ def write_scatter(
     else:
         found = expand_inputs([data_dir], pipe.input_suffixes)[:limit]
         labels = [rel.parts[0] if len(rel.parts) > 1 else "." for _, rel in found]
-        codes, rows = tasks.encode(pipe, [f for f, _ in found], [str(f) for f, _ in found])
+        codes, rows = tasks.encode(
+            pipe, [f for f, _ in found], [str(f) for f, _ in found], force=True
+        )
         if len(rows) != len(labels):
             raise InputError(
                 f"{data_dir}: a file holds several items; scatter takes one item per file"

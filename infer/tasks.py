@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,10 @@ from aeinfer.card import (
     TASKS,
     Card,
 )
-from aeinfer.errors import AeinferError, CapabilityError, InputError
+from aeinfer.domain import Verdict
+from aeinfer.domain import figures as domain_figures
+from aeinfer.domain import judge as judge_domain
+from aeinfer.errors import AeinferError, CapabilityError, InputError, OutOfDomainError
 from aeinfer.model import Model
 from aeinfer.pictures import IMAGE_SUFFIXES, Picture, picture_bytes, read_picture
 from aeinfer.scores import percentile_of, score_per_item
@@ -138,6 +141,10 @@ class Done:
     result: np.ndarray
     state: Any
     notes: tuple[str, ...] = ()
+    model: str = ""
+    """The name of the model that made the result."""
+    verdict: Verdict | None = None
+    """The domain check's verdict, for models whose card has one."""
 
 
 @dataclass(frozen=True)
@@ -162,9 +169,22 @@ class Score:
     label: str
     value: float
     percentile: float | None
+    """None without a reference distribution, or for an input outside the model's domain."""
+    in_domain: bool | None = None
+    """The domain check's verdict (None for models without one)."""
+    reason: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"path": self.label, "score": self.value, "percentile": self.percentile}
+        out: dict[str, Any] = {
+            "path": self.label,
+            "score": self.value,
+            "percentile": self.percentile,
+        }
+        if self.in_domain is not None:
+            out["in_domain"] = self.in_domain
+            if not self.in_domain:
+                out["out_of_domain"] = self.reason
+        return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -217,11 +237,12 @@ def _each(
     sources: Sequence[Source],
     labels: Sequence[str] | None,
     run: Callable[[list[_Ready]], list[np.ndarray]],
-    finish: Callable[[_Ready, np.ndarray], Any],
+    finish: Callable[[_Ready, np.ndarray, Verdict | None], Any],
+    judge: Callable[[_Ready, np.ndarray], Verdict | None] | None = None,
 ) -> Iterator[Outcome]:
-    """Read and prepare ``sources`` in chunks, ``run`` the prepared ones, ``finish`` each.
-    Inputs the adapter cannot stack (large pictures in tiles) go one at a time, so memory holds
-    one of them."""
+    """Read and prepare ``sources`` in chunks, ``run`` the prepared ones, ``judge`` them (the
+    domain check), ``finish`` each. Inputs the adapter cannot stack (large pictures in tiles) go
+    one at a time, so memory holds one of them."""
     size = CHUNK if pipe.adapter.batchable else 1
     for start in range(0, len(sources), size):
         chunk = range(start, min(start + size, len(sources)))
@@ -236,13 +257,65 @@ def _each(
         results = run(ready) if ready else []
         for r, result in zip(ready, results, strict=True):
             try:
-                output = finish(r, result)
+                verdict = None if judge is None else judge(r, result)
+                output = finish(r, result, verdict)
             except AeinferError as exc:
                 outcomes[r.index] = Failed(r.label, exc)
                 continue
-            outcomes[r.index] = Done(r.label, output, r.tensor, result, r.state, r.notes)
+            outcomes[r.index] = Done(
+                r.label, output, r.tensor, result, r.state, r.notes, pipe.card.name, verdict
+            )
         for index in chunk:
             yield outcomes[index]
+
+
+# --- the domain check ---------------------------------------------------------------------------
+
+
+def _verdict(pipe: Pipeline, r: _Ready, reconstruction: np.ndarray) -> Verdict | None:
+    """The card's domain check of one prepared input, given its reconstruction; None for a
+    model without one (or an adapter that records no diagnosis)."""
+    check = pipe.card.domain
+    diagnosis = getattr(r.state, "diagnosis", None)
+    if check is None or diagnosis is None:
+        return None
+    floor = float(getattr(pipe.adapter.params, "ink_threshold", 0.0))
+    return judge_domain(check, domain_figures(diagnosis, r.tensor[0], reconstruction), floor)
+
+
+def better_model(pipe: Pipeline) -> str | None:
+    """A bundled model for pictures that are not digits (one that denoises at any size)."""
+    from aeinfer.card import read_card
+    from aeinfer.zoo import MODELS_DIR, bundled_names
+
+    for name in bundled_names():
+        card = read_card(MODELS_DIR / name)
+        if card.preparation.adapter == "tiles" and DENOISE in card.tasks and name != pipe.card.name:
+            return name
+    return None
+
+
+def refusal(pipe: Pipeline, label: str, verdict: Verdict) -> OutOfDomainError:
+    """The one-line refusal of an input outside the model's domain: why, and what instead."""
+    other = better_model(pipe)
+    instead = f"for a photograph use --model {other}" if other else "use a model for photographs"
+    return OutOfDomainError(
+        f"{label}: not one digit on plain paper — {verdict.reason} (in-domain score "
+        f"{verdict.score:.2f}, model {pipe.card.name!r} takes ≥ {verdict.threshold:.2f}); "
+        f"{instead}, crop one digit per file, or pass --force"
+    )
+
+
+def _enforce(pipe: Pipeline, force: bool) -> Callable[[_Ready, np.ndarray], Verdict | None]:
+    """A judge that refuses inputs outside the domain unless ``force``."""
+
+    def judge(r: _Ready, reconstruction: np.ndarray) -> Verdict | None:
+        verdict = _verdict(pipe, r, reconstruction)
+        if verdict is not None and not verdict.in_domain and not force:
+            raise refusal(pipe, r.label, verdict)
+        return verdict
+
+    return judge
 
 
 def unwrap(outcome: Outcome) -> Done:
@@ -261,43 +334,91 @@ def reconstruct_each(
     labels: Sequence[str] | None = None,
     *,
     task: str = RECONSTRUCT,
+    force: bool = False,
 ) -> Iterator[Outcome]:
     """decoder(encoder(x)) of every input, restored to the input's size and kind
-    (``Done.output``); ``task`` is ``reconstruct`` or ``denoise`` (which the card must list)."""
+    (``Done.output``); ``task`` is ``reconstruct`` or ``denoise`` (which the card must list).
+    An input outside the model's domain (a card's domain check) is refused unless ``force``."""
     require(pipe, task)
 
     def run(ready: list[_Ready]) -> list[np.ndarray]:
         return _grouped(pipe, pipe.model.reconstruct, ready, 1.0)
 
     return _each(
-        pipe, sources, labels, run, lambda r, result: pipe.adapter.restore(result, r.state)
+        pipe,
+        sources,
+        labels,
+        run,
+        lambda r, result, _: pipe.adapter.restore(result, r.state),
+        _enforce(pipe, force),
     )
 
 
 def reconstruct(
-    pipe: Pipeline, source: Source, label: str | None = None, *, task: str = RECONSTRUCT
+    pipe: Pipeline,
+    source: Source,
+    label: str | None = None,
+    *,
+    task: str = RECONSTRUCT,
+    force: bool = False,
 ) -> Done:
     """One input's reconstruction (see :func:`reconstruct_each`); errors are raised."""
-    return unwrap(next(reconstruct_each(pipe, [source], [label_of(source, label)], task=task)))
+    outcomes = reconstruct_each(pipe, [source], [label_of(source, label)], task=task, force=force)
+    return unwrap(next(outcomes))
 
 
-def denoise(pipe: Pipeline, source: Source, label: str | None = None) -> Done:
+def denoise(
+    pipe: Pipeline, source: Source, label: str | None = None, *, force: bool = False
+) -> Done:
     """One input denoised: its reconstruction through a model whose card lists ``denoise``."""
-    return reconstruct(pipe, source, label, task=DENOISE)
+    return reconstruct(pipe, source, label, task=DENOISE, force=force)
+
+
+def denoise_routed_each(
+    digits: Pipeline,
+    photos: Pipeline | None,
+    sources: Sequence[Source],
+    labels: Sequence[str] | None = None,
+) -> Iterator[Outcome]:
+    """Denoise each input with the model for it: ``digits`` (a digit denoiser with a domain
+    check) when the check says it is one digit on plain paper, else ``photos`` (a denoiser for
+    any picture at its own size); without ``photos``, such an input is refused. Each
+    :class:`Done` names its model, and a routed one says why in a note."""
+    outcomes = reconstruct_each(digits, sources, labels, task=DENOISE, force=True)
+    for source, outcome in zip(sources, outcomes, strict=True):
+        verdict = outcome.verdict if isinstance(outcome, Done) else None
+        if verdict is None or verdict.in_domain:
+            yield outcome
+        elif photos is None:
+            yield Failed(outcome.label, refusal(digits, outcome.label, verdict))
+        else:
+            routed = next(reconstruct_each(photos, [source], [outcome.label], task=DENOISE))
+            if isinstance(routed, Done):
+                note = f"not one digit ({verdict.reason}): denoised by {photos.card.name}"
+                routed = replace(routed, notes=(*routed.notes, note))
+            yield routed
 
 
 def scores_of(
-    pipe: Pipeline, prepared: np.ndarray, result: np.ndarray, label: str
+    pipe: Pipeline,
+    prepared: np.ndarray,
+    result: np.ndarray,
+    label: str,
+    verdict: Verdict | None = None,
 ) -> tuple[Score, ...]:
     """The scores of a prepared batch and its reconstruction; items past the first of a file
-    are labelled ``label[i]``."""
+    are labelled ``label[i]``. An input outside the model's domain is flagged, and gets no
+    percentile: its place among the reference digits would mean nothing."""
     values = score_per_item(result, prepared)
     distribution = pipe.card.score
+    outside = verdict is not None and not verdict.in_domain
     return tuple(
         Score(
             label if len(values) == 1 else f"{label}[{i}]",
             float(value),
-            None if distribution is None else percentile_of(float(value), distribution),
+            None if distribution is None or outside else percentile_of(float(value), distribution),
+            None if verdict is None else verdict.in_domain,
+            "" if verdict is None else verdict.reason,
         )
         for i, value in enumerate(values)
     )
@@ -313,7 +434,12 @@ def score_each(
         return _grouped(pipe, pipe.model.reconstruct, ready, 1.0)
 
     return _each(
-        pipe, sources, labels, run, lambda r, result: scores_of(pipe, r.tensor, result, r.label)
+        pipe,
+        sources,
+        labels,
+        run,
+        lambda r, result, verdict: scores_of(pipe, r.tensor, result, r.label, verdict),
+        lambda r, result: _verdict(pipe, r, result),
     )
 
 
@@ -325,25 +451,40 @@ def score(pipe: Pipeline, source: Source, label: str | None = None) -> Done:
 
 
 def encode_each(
-    pipe: Pipeline, sources: Sequence[Source], labels: Sequence[str] | None = None
+    pipe: Pipeline,
+    sources: Sequence[Source],
+    labels: Sequence[str] | None = None,
+    *,
+    force: bool = False,
 ) -> Iterator[Outcome]:
-    """The code of every input (``Done.output``: (n, *latent); a variational model's mean)."""
+    """The code of every input (``Done.output``: (n, *latent); a variational model's mean).
+    An input outside the model's domain is refused unless ``force``."""
     require(pipe, ENCODE)
     scale = 1.0 / _stride(pipe.card)
 
     def run(ready: list[_Ready]) -> list[np.ndarray]:
         return _grouped(pipe, pipe.model.encode, ready, scale)
 
-    return _each(pipe, sources, labels, run, lambda r, result: result)
+    enforce = _enforce(pipe, force)
+
+    def judge(r: _Ready, codes: np.ndarray) -> Verdict | None:
+        # The check weighs the reconstruction: decoded only for models that have one.
+        return None if pipe.card.domain is None else enforce(r, pipe.model.decode(codes))
+
+    return _each(pipe, sources, labels, run, lambda r, result, _: result, judge)
 
 
 def encode(
-    pipe: Pipeline, sources: Sequence[Source], labels: Sequence[str] | None = None
+    pipe: Pipeline,
+    sources: Sequence[Source],
+    labels: Sequence[str] | None = None,
+    *,
+    force: bool = False,
 ) -> tuple[np.ndarray, list[str]]:
     """The codes of all inputs as one (N, *latent) array, and the label of each row; any bad
     input fails the whole call (a missing row would misalign the rest)."""
     blocks, rows = [], []
-    for outcome in encode_each(pipe, sources, labels):
+    for outcome in encode_each(pipe, sources, labels, force=force):
         done = unwrap(outcome)
         blocks.append(done.output)
         count = len(done.output)
@@ -435,13 +576,16 @@ def interpolate(
     last: Source,
     steps: int,
     labels: Sequence[str] | None = None,
+    *,
+    force: bool = False,
 ) -> np.ndarray:
     """Decode ``steps`` points on the line between two inputs' codes (for a variational model,
-    the posterior means); returns (steps, *item)."""
+    the posterior means); returns (steps, *item). Inputs outside the model's domain are refused
+    unless ``force``."""
     require(pipe, INTERPOLATE)
     if steps < MIN_STEPS:
         raise InputError(f"interpolation needs at least {MIN_STEPS} steps, got {steps}")
-    codes = [unwrap(o).output for o in encode_each(pipe, [first, last], labels)]
+    codes = [unwrap(o).output for o in encode_each(pipe, [first, last], labels, force=force)]
     return decode(pipe, interpolate_codes(codes[0][0], codes[1][0], steps))
 
 

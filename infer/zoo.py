@@ -25,6 +25,10 @@ MODELS_DIR = Path(__file__).resolve().parent / "models"
 # falls back to the first bundled model (see :func:`default_model`); the generative commands
 # need a variational model and keep theirs.
 DENOISE_MODEL = "denoise"
+PHOTO_MODEL = "photo"
+AUTO = "auto"
+"""``aeinfer denoise``'s default: each input's own model — the digit denoiser when its domain
+check says the input is one digit on plain paper, else the photo denoiser."""
 RECONSTRUCT_MODEL = "conv"
 VARIATIONAL_MODEL = "vae"
 

@@ -3,63 +3,21 @@
     python scripts/upgrade_cards.py [MODEL_DIR ...]      (default: every bundled model)
 
 A format-1 card (the first MNIST exports) is read as the format-2 card it means
-(:mod:`aeinfer.card_v1`); each graph of every precision gets that card in its metadata_props
-(the only bytes that change; the graph itself is the same), the card records the graphs' new
-sha256, and ``fixtures.json`` is written beside it (:mod:`aeinfer.export.fixtures`). Each
-directory is rebuilt in a temporary sibling and swapped into place. Needs ``aeinfer[train]``
-(the onnx package); a directory already in format 2 only gets its fixtures rewritten.
+(:mod:`aeinfer.card_v1`) and written back with :func:`aeinfer.export.rewrite.rewrite_card`:
+every graph of every precision gets that card in its metadata_props (the only bytes that
+change), the card records the graphs' new sha256, and ``fixtures.json`` is written beside it.
+Needs ``aeinfer[train]`` (the onnx package).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
-import tempfile
 from pathlib import Path
 
-import onnx
-
-from aeinfer.card import CARD_FILE, METADATA_PREFIX, PRECISIONS, ROLES, read_card, sha256_file
-from aeinfer.export.fixtures import write_fixtures
-from aeinfer.export.onnx_export import FIXTURES_FILE, stamp, swap_into_place
+from aeinfer.card import CARD_FILE, read_card
+from aeinfer.export.rewrite import rewrite_card
 from aeinfer.zoo import MODELS_DIR, bundled_names
-
-
-def upgrade(directory: Path) -> str:
-    """Rewrite ``directory`` in format 2; returns what was done."""
-    raw = json.loads((directory / CARD_FILE).read_text(encoding="utf-8"))
-    card = read_card(directory)  # validates, mapping format 1
-    data = card.to_json()
-    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    try:
-        shutil.copytree(directory, staging, dirs_exist_ok=True)
-        staging.chmod(directory.stat().st_mode & 0o777)
-        if raw.get("format_version") == 1:
-            for precision in PRECISIONS:
-                if precision not in data["graphs"]:
-                    continue
-                for role in ROLES:
-                    path = staging / data["graphs"][precision][role]["file"]
-                    proto = onnx.load_model(path)
-                    extra = (
-                        {}
-                        if precision == "fp32"
-                        else {f"{METADATA_PREFIX}precision": json.dumps(precision)}
-                    )
-                    stamp(proto, data, role, extra)
-                    onnx.save_model(proto, path, save_as_external_data=False)
-                    entry = data["graphs"][precision][role]
-                    entry.update(sha256=sha256_file(path), bytes=path.stat().st_size)
-            (staging / CARD_FILE).write_text(
-                json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-            )
-        write_fixtures(read_card(staging), staging / FIXTURES_FILE)
-        swap_into_place(staging, directory)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
-    return "upgraded to format 2" if raw.get("format_version") == 1 else "fixtures rewritten"
 
 
 def main() -> None:
@@ -67,7 +25,12 @@ def main() -> None:
     parser.add_argument("dirs", nargs="*", type=Path)
     args = parser.parse_args()
     for directory in args.dirs or [MODELS_DIR / name for name in bundled_names()]:
-        print(f"{directory}: {upgrade(directory)}")
+        raw = json.loads((directory / CARD_FILE).read_text(encoding="utf-8"))
+        if raw.get("format_version") != 1:
+            print(f"{directory}: already format {raw.get('format_version')}")
+            continue
+        rewrite_card(directory, read_card(directory).to_json())
+        print(f"{directory}: upgraded to format 2")
 
 
 if __name__ == "__main__":

@@ -3,14 +3,17 @@
 MNIST was made this way (LeCun et al.): the digit's bounding box size-normalised to 20×20
 keeping its aspect ratio, then centred by its centre of mass in a 28×28 field, white ink on
 black. :meth:`MnistDigit.prepare` does the same to any picture — composited over white, as grey
-luma, inverted when the border says it is dark ink on light paper, the ink located on a copy
-shrunk to ``ink_grid`` pixels (so pixel noise is not taken for ink), its box made square,
+luma, inverted when the border says it is dark ink on light paper, uneven light removed (version
+2, ``flatten``; see :mod:`aeinfer.adapters.ink`), the ink located on a copy shrunk to
+``ink_grid`` pixels (so pixel noise is not taken for ink), its box made square,
 scaled to ``fit`` pixels, contrast-stretched from the paper's level to the ink's, and centred
 by centre of mass in ``frame`` pixels. An input already ``frame`` × ``frame`` is used as it is
 (only polarity is handled). :meth:`MnistDigit.restore` scales the result back onto the
 original: the whole frame maps back around the box (strokes drawn in the margin are kept), a
 contrast curve keeps upscaled edges crisp, the background outside is the paper's level, and
-levels, polarity, size and mode family are the input's.
+levels, light, polarity, size and mode family are the input's. While fitting it records what
+it saw (:class:`~aeinfer.adapters.ink.Diagnosis`): the figures a digit model's domain check
+weighs.
 
 Every number comes from the card (``preparation.params``), none from this module.
 """
@@ -21,8 +24,8 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from PIL import Image, ImageFilter
 
+from aeinfer.adapters import ink
 from aeinfer.adapters.base import Adapter, Params
 from aeinfer.card import IMAGE, Card, Problems
 from aeinfer.pictures import Picture, luma, resize_plane
@@ -64,6 +67,14 @@ class DigitParams(Params):
         metadata={"doc": "Restoring at scale s applies a sigmoid contrast of gain s times this..."},
     )
     sharpen_max_gain: float = field(default=12.0, metadata={"doc": "...at most this gain."})
+    flatten: float = field(
+        default=0.17,
+        metadata={
+            "doc": "Version 2: uneven light is removed before the ink is found, by a grey "
+            "opening this share of the ink grid's long side (wider than a pen stroke); 0: not "
+            "removed (version 1)."
+        },
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,6 +96,10 @@ class DigitFit:
     """(black, white): levels of ``gray`` stretched to 0 and 1."""
     fitted: bool
     """False for frame-sized inputs, used as they are."""
+    diagnosis: ink.Diagnosis | None = None
+    """What the ink analysis found (the domain check's figures)."""
+    shading: np.ndarray | None = None
+    """(H, W) the light removed from ``gray`` (model polarity), put back on restore."""
     notes: tuple[str, ...] = ()
     """What the fit has to tell the user (e.g. that no ink was found)."""
 
@@ -101,7 +116,7 @@ class MnistDigit(Adapter):
     """One digit fitted into the MNIST frame (see the module docstring)."""
 
     name = "mnist_digit"
-    version = 1
+    version = 2
     modality = IMAGE
     Params = DigitParams
 
@@ -127,11 +142,26 @@ class MnistDigit(Adapter):
         inverted = bool(self._border(gray).mean() > 0.5)
         if inverted:
             gray = 1.0 - gray
+        small = ink.shrink(gray, p.ink_grid)
+        lighting = ink.light(small, p.flatten) if p.flatten > 0 else None
+        shading = None
+        if lighting is not None:
+            level = _median(self._border(lighting))
+            small = small - lighting + level
+            shading = resize_plane(lighting, (w, h), "bicubic") - level
+            gray = np.clip(gray - shading, 0.0, 1.0)
         background = _median(self._border(gray))
+        excess = small - background
+        peak = float(excess.max())
+        mask = ink.ink_mask(excess, p.ink_threshold, p.ink_fraction, peak)
+        diagnosis = ink.diagnose(small, self._border(small), mask, lighting, p.ink_threshold)
         if (w, h) == (p.frame, p.frame):
-            fit = DigitFit(raw, gray, inverted, (0, 0, w, h), (0, 0), background, (0.0, 1.0), False)
+            fit = DigitFit(
+                raw, gray, inverted, (0, 0, w, h), (0, 0), background, (0.0, 1.0), False,
+                diagnosis, shading,
+            )  # fmt: skip
             return gray.reshape(1, 1, h, w).copy(), fit
-        bbox = self._ink_bbox(gray, background)
+        bbox = None if peak <= p.ink_threshold else _bbox(mask, w, h)
         notes: tuple[str, ...] = ()
         if bbox is None:
             notes = ("no ink found: whole image used",)
@@ -146,8 +176,9 @@ class MnistDigit(Adapter):
         digit = np.zeros((p.frame, p.frame), dtype=np.float32)
         digit[oy : oy + p.fit, ox : ox + p.fit] = crop
         state = DigitFit(
-            raw, gray, inverted, box, (ox, oy), background, (black, white), True, notes
-        )
+            raw, gray, inverted, box, (ox, oy), background, (black, white), True,
+            diagnosis, shading, notes,
+        )  # fmt: skip
         return digit.reshape(1, 1, p.frame, p.frame), state
 
     def notes(self, state: DigitFit) -> tuple[str, ...]:
@@ -162,39 +193,6 @@ class MnistDigit(Adapter):
         if h > 2 * bh:
             parts += [gray[bh : h - bh, :bw].ravel(), gray[bh : h - bh, w - bw :].ravel()]
         return np.concatenate(parts)
-
-    def _ink_bbox(self, gray: np.ndarray, background: float) -> tuple[int, int, int, int] | None:
-        """Bounding box (left, top, right, bottom; exclusive) of the ink, or None.
-
-        Located on a copy shrunk by area averaging to at most ``ink_grid`` pixels a side; a
-        pixel is ink when it stands out from the paper by ``ink_threshold`` and by
-        ``ink_fraction`` of the strongest ink, and a 3×3 median removes isolated specks (thin
-        strokes it would erase are kept by falling back to the raw mask).
-        """
-        p: DigitParams = self.params
-        h, w = gray.shape
-        factor = max(1.0, max(h, w) / p.ink_grid)
-        small_size = (max(1, round(w / factor)), max(1, round(h / factor)))
-        small = gray if factor == 1.0 else resize_plane(gray, small_size, "box")
-        excess = small - background
-        peak = float(excess.max())
-        if peak <= p.ink_threshold:
-            return None
-        mask = excess > max(p.ink_threshold, p.ink_fraction * peak)
-        if min(mask.shape) >= 3:
-            mask_img = Image.fromarray(mask.astype(np.uint8) * 255)
-            cleaned = np.asarray(mask_img.filter(ImageFilter.MedianFilter(3))) > 127
-            if cleaned.any():
-                mask = cleaned
-        rows = np.flatnonzero(mask.any(axis=1))
-        cols = np.flatnonzero(mask.any(axis=0))
-        sx, sy = w / mask.shape[1], h / mask.shape[0]
-        return (
-            math.floor(cols[0] * sx),
-            math.floor(rows[0] * sy),
-            min(w, math.ceil((cols[-1] + 1) * sx)),
-            min(h, math.ceil((rows[-1] + 1) * sy)),
-        )
 
     def _centre_offset(self, fit: np.ndarray) -> tuple[int, int]:
         """Paste offset putting the centre of mass of ``fit`` at the frame's centre."""
@@ -232,6 +230,8 @@ class MnistDigit(Adapter):
             x1, y1 = min(left + side, width), min(top + side, height)
             if x1 > x0 and y1 > y0:
                 gray[y0:y1, x0:x1] = upscaled[y0 - top : y1 - top, x0 - left : x1 - left]
+        if state.shading is not None:  # the light the fit took out goes back in
+            gray = np.clip(gray + state.shading, 0.0, 1.0)
         if state.inverted:
             gray = 1.0 - gray
         picture = state.picture
@@ -256,10 +256,24 @@ class MnistDigit(Adapter):
         """The input as :meth:`restore` writes a result: same size, polarity and mode family,
         composited over white (for side-by-side pictures)."""
         picture = state.picture
-        gray = 1.0 - state.gray if state.inverted else state.gray
+        gray = state.gray if state.shading is None else np.clip(state.gray + state.shading, 0, 1)
+        gray = 1.0 - gray if state.inverted else gray
         values = np.repeat(gray[..., None], picture.channels, axis=2)
         opaque = None if picture.alpha is None else np.full_like(picture.alpha, picture.scale)
         return Picture(picture.pixels, opaque, picture.label).with_unit(values)
+
+
+def _bbox(mask: np.ndarray, w: int, h: int) -> tuple[int, int, int, int]:
+    """The ink mask's bounding box (left, top, right, bottom; exclusive) in input pixels."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    sx, sy = w / mask.shape[1], h / mask.shape[0]
+    return (
+        math.floor(cols[0] * sx),
+        math.floor(rows[0] * sy),
+        min(w, math.ceil((cols[-1] + 1) * sx)),
+        min(h, math.ceil((rows[-1] + 1) * sy)),
+    )
 
 
 def _square(bbox: tuple[int, int, int, int]) -> tuple[int, int, int, int]:

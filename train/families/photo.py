@@ -2,9 +2,13 @@
 
 Seeds: FFDNet (Zhang, Zuo & Zhang, "FFDNet: Toward a Fast and Flexible Solution for CNN-Based
 Image Denoising", 2018) for the shape — a lossless pixel-unshuffle of the image into a
-half-resolution map of 4·C channels, a plain stack of 3×3 convolutions there, and a
-pixel-shuffle back; DnCNN (Zhang et al., "Beyond a Gaussian Denoiser", 2017) for residual
-learning — the network predicts the noise, which is subtracted from the input.
+half-resolution map of 4·C channels, 3×3 convolutions there, and a pixel-shuffle back; DnCNN
+(Zhang et al., "Beyond a Gaussian Denoiser", 2017) for residual learning — the network predicts
+the noise, which is subtracted from the input; residual blocks (He et al., 2016) for the body.
+Measured here before choosing (4 minutes of training each on these photos, σ = 25 held out):
+a plain 8-conv stack at half resolution barely learned (+1 dB: without the identity paths of
+residual blocks it hardly moved from its start), a plain 10-conv stack at full resolution
+reached 24.8 dB, six residual blocks at half resolution 29.7 dB (input 20.5 dB).
 
 As an aeinfer autoencoder: the encoder is the unshuffle and the first half of the stack; its
 code is a half-resolution feature map holding the unshuffled image itself beside the features
@@ -39,7 +43,7 @@ MULTIPLE_OF = 2
 """The unshuffle halves each side: the model takes any even height and width."""
 DEFAULT_DATA = "photos"
 """Trains on the natural photographs of :mod:`aeinfer.train.photos` unless told otherwise."""
-TRAINING = TrainConfig(epochs=300, batch_size=32, lr=1e-3, schedule="cosine")
+TRAINING = TrainConfig(epochs=200, batch_size=32, lr=1e-3, schedule="cosine")
 SCALE = 2
 KERNEL = 3
 PIXEL_MAX = 255.0
@@ -50,8 +54,8 @@ class Config:
     """Widths and depths of the two halves, the training noise, and the patch (item)."""
 
     features: int = 64
-    encoder_layers: int = 6
-    decoder_layers: int = 6
+    encoder_blocks: int = 3
+    decoder_blocks: int = 3
     noise_max: float = 55.0
     """Highest training σ, on the 0–255 scale (served: σ 0–50)."""
     eval_noise: float = 25.0
@@ -61,29 +65,30 @@ class Config:
     head: str = SIGMOID
 
 
-def _stack(n_in: int, width: int, layers: int, n_out: int | None) -> list[nn.Module]:
-    """``layers`` 3×3 convolutions, ReLU between them (and after the last when it is not an
-    output layer, ``n_out`` None)."""
-    modules: list[nn.Module] = []
-    for index in range(layers):
-        last = index == layers - 1 and n_out is not None
-        modules.append(nn.Conv2d(n_in if index == 0 else width, n_out if last else width, KERNEL, padding=1))
-        if not last:
-            modules.append(nn.ReLU())
-    return modules
+class Block(nn.Module):
+    """A residual block: x + conv(relu(conv(x)))."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.first = nn.Conv2d(width, width, KERNEL, padding=1)
+        self.second = nn.Conv2d(width, width, KERNEL, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.second(F.relu(self.first(x)))
 
 
 class PhotoEncoder(nn.Module):
-    """(N, C, H, W) → (N, 4C + F, H/2, W/2): the unshuffled image and features beside it."""
+    """(N, C, H, W) → (N, 4C + F, H/2, W/2): the unshuffled image, and features beside it."""
 
     def __init__(self, cfg: Config) -> None:
         super().__init__()
         self.unshuffle = nn.PixelUnshuffle(SCALE)
-        self.body = nn.Sequential(*_stack(cfg.item[0] * SCALE * SCALE, cfg.features, cfg.encoder_layers, None))
+        self.enter = nn.Conv2d(cfg.item[0] * SCALE * SCALE, cfg.features, KERNEL, padding=1)
+        self.blocks = nn.Sequential(*(Block(cfg.features) for _ in range(cfg.encoder_blocks)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         low = self.unshuffle(x)
-        return torch.cat([low, self.body(low)], dim=1)
+        return torch.cat([low, self.blocks(self.enter(low))], dim=1)
 
 
 class PhotoDecoder(nn.Module):
@@ -93,17 +98,18 @@ class PhotoDecoder(nn.Module):
     def __init__(self, cfg: Config) -> None:
         super().__init__()
         self.image_channels = cfg.item[0] * SCALE * SCALE
-        self.body = nn.Sequential(*_stack(cfg.features, cfg.features, cfg.decoder_layers, self.image_channels))
+        self.blocks = nn.Sequential(*(Block(cfg.features) for _ in range(cfg.decoder_blocks)))
+        self.leave = nn.Conv2d(cfg.features, self.image_channels, KERNEL, padding=1)
         self.shuffle = nn.PixelShuffle(SCALE)
-
-    def forward(self, code: torch.Tensor) -> torch.Tensor:
-        low, features = code[:, : self.image_channels], code[:, self.image_channels :]
-        return self.shuffle(low - self.body(features)).clamp(0.0, 1.0)
 
     def unclamped(self, code: torch.Tensor) -> torch.Tensor:
         """The output before the clamp, for the loss (the clamp has no gradient outside)."""
         low, features = code[:, : self.image_channels], code[:, self.image_channels :]
-        return self.shuffle(low - self.body(features))
+        noise = self.leave(F.relu(self.blocks(features)))
+        return self.shuffle(low - noise)
+
+    def forward(self, code: torch.Tensor) -> torch.Tensor:
+        return self.unclamped(code).clamp(0.0, 1.0)
 
 
 def build(cfg: Config) -> tuple[nn.Module, nn.Module]:
