@@ -488,6 +488,7 @@ def export_pair(
         else [*DEFAULT_TASKS, *([SAMPLE] if latent_kind == GAUSSIAN else [])],
         "graphs": {},
         "score": None,
+        "domain": None,  # a digit model's check is calibrated after export (calibrate_domain)
         "not_made": dict(not_made or {}),
         "metrics": dict(metrics or {}),
         "provenance": {

@@ -132,12 +132,14 @@ class Autoencoder:
         return f"Autoencoder({self.model!r})"
 
     # --- the calls --------------------------------------------------------------------------
-    def encode(self, x: Any) -> np.ndarray:
-        """Codes (N, *latent) of tensors or of inputs (a variational model's posterior mean)."""
+    def encode(self, x: Any, *, force: bool = False) -> np.ndarray:
+        """Codes (N, *latent) of tensors or of inputs (a variational model's posterior mean).
+        An input outside a digit model's domain raises
+        :class:`~aeinfer.errors.OutOfDomainError` unless ``force``."""
         if _is_tensor(x):
             return self.model.encode(x)
         sources, _ = _sources(x)
-        return tasks.encode(self._pipe, sources)[0]
+        return tasks.encode(self._pipe, sources, force=force)[0]
 
     def encode_distribution(self, x: Any) -> tuple[np.ndarray, np.ndarray]:
         """(mean, logvar) of q(z|x) for a variational model, of tensors."""
@@ -147,16 +149,17 @@ class Autoencoder:
         """Items (N, *item) from codes (N, *latent)."""
         return tasks.decode(self._pipe, z)
 
-    def reconstruct(self, x: Any) -> Any:
+    def reconstruct(self, x: Any, *, force: bool = False) -> Any:
         """decoder(encoder(x)): a tensor for tensors; for inputs, each result in its input's
-        kind and size (see the module docstring)."""
-        return self._round_trip(x, RECONSTRUCT)
+        kind and size (see the module docstring). An input outside a digit model's domain
+        raises :class:`~aeinfer.errors.OutOfDomainError` unless ``force``."""
+        return self._round_trip(x, RECONSTRUCT, force)
 
-    def denoise(self, x: Any) -> Any:
+    def denoise(self, x: Any, *, force: bool = False) -> Any:
         """As :meth:`reconstruct`, through a model whose card lists ``denoise``."""
-        return self._round_trip(x, DENOISE)
+        return self._round_trip(x, DENOISE, force)
 
-    def _round_trip(self, x: Any, task: str) -> Any:
+    def _round_trip(self, x: Any, task: str, force: bool) -> Any:
         if _is_tensor(x):
             tasks.require(self._pipe, task)
             return self.model.reconstruct(x)
@@ -164,7 +167,9 @@ class Autoencoder:
         outputs = [
             _same_kind(tasks.unwrap(outcome).output, source)
             for outcome, source in zip(
-                tasks.reconstruct_each(self._pipe, sources, task=task), sources, strict=True
+                tasks.reconstruct_each(self._pipe, sources, task=task, force=force),
+                sources,
+                strict=True,
             )
         ]
         return outputs[0] if single else outputs
@@ -186,7 +191,9 @@ class Autoencoder:
     def sample_latents(self, n: int, seed: int | None = None) -> np.ndarray:
         return self.model.sample_latents(n, seed)
 
-    def interpolate(self, first: Any, last: Any, steps: int = 10) -> np.ndarray:
+    def interpolate(
+        self, first: Any, last: Any, steps: int = 10, *, force: bool = False
+    ) -> np.ndarray:
         """Items (steps, *item) decoded along the line between two inputs' codes."""
         if _is_tensor(first) and _is_tensor(last):
             tasks.require(self._pipe, tasks.INTERPOLATE)
@@ -194,7 +201,7 @@ class Autoencoder:
             # accepted forms ((H, W) and (1, H, W)), and a bad one is named.
             ends = [self._one_code(first, "first"), self._one_code(last, "last")]
             return tasks.decode(self._pipe, tasks.interpolate_codes(ends[0], ends[1], steps))
-        return tasks.interpolate(self._pipe, first, last, steps)
+        return tasks.interpolate(self._pipe, first, last, steps, force=force)
 
     def _one_code(self, item: Any, label: str) -> np.ndarray:
         codes = self.model.encode(item, label)

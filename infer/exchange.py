@@ -137,13 +137,15 @@ def reconstruct_bytes(
     *,
     task: str = RECONSTRUCT,
     side_by_side: bool | None = None,
+    force: bool = False,
 ) -> list[Payload | AeinferError]:
     """Each input's reconstruction (or, with ``task="denoise"``, its denoised version) as the
-    file ``aeinfer reconstruct --per-file`` (side by side) or ``aeinfer denoise`` writes.
-    ``side_by_side`` defaults to True for reconstruct and False for denoise."""
+    file ``aeinfer reconstruct --per-file`` (side by side) or ``aeinfer denoise --model NAME``
+    writes. ``side_by_side`` defaults to True for reconstruct and False for denoise; ``force``
+    takes inputs outside the model's domain anyway (``--force``)."""
     pair = task != DENOISE if side_by_side is None else side_by_side
     results: list[Payload | AeinferError] = []
-    for outcome in tasks.reconstruct_each(pipe, sources, labels, task=task):
+    for outcome in tasks.reconstruct_each(pipe, sources, labels, task=task, force=force):
         if isinstance(outcome, tasks.Failed):
             results.append(outcome.error)
             continue
@@ -198,12 +200,13 @@ def encode_bytes(
     labels: Sequence[str],
     *,
     output_format: str = JSON,
+    force: bool = False,
 ) -> list[Payload | AeinferError]:
     """Each input's codes (N, *latent): one row for a picture, N for a signal file holding N
-    (see :func:`codes_payload` for the formats)."""
+    (see :func:`codes_payload` for the formats); ``force`` as for :func:`reconstruct_bytes`."""
     _check_format(output_format, CODE_FORMATS)
     results: list[Payload | AeinferError] = []
-    for outcome in tasks.encode_each(pipe, sources, labels):
+    for outcome in tasks.encode_each(pipe, sources, labels, force=force):
         if isinstance(outcome, tasks.Failed):
             results.append(outcome.error)
         else:
@@ -265,11 +268,12 @@ def interpolate_bytes(
     labels: Sequence[str],
     *,
     output_format: str = "png",
+    force: bool = False,
 ) -> Payload:
     """The line between two inputs' codes decoded in ``steps`` items: one strip picture (what
     ``aeinfer interpolate A B -o strip.png`` writes) or ``.npy`` (steps, *item)."""
     _check_format(output_format, FORMATS)
-    items = tasks.interpolate(pipe, first, last, steps, labels)
+    items = tasks.interpolate(pipe, first, last, steps, labels, force=force)
     return items_payload(pipe, items, output_format, strip=True)
 
 

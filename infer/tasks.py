@@ -344,12 +344,13 @@ def reconstruct_each(
     def run(ready: list[_Ready]) -> list[np.ndarray]:
         return _grouped(pipe, pipe.model.reconstruct, ready, 1.0)
 
+    restore = pipe.adapter.restore_denoised if task == DENOISE else pipe.adapter.restore
     return _each(
         pipe,
         sources,
         labels,
         run,
-        lambda r, result, _: pipe.adapter.restore(result, r.state),
+        lambda r, result, _: restore(result, r.state),
         _enforce(pipe, force),
     )
 

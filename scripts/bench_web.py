@@ -1,8 +1,9 @@
 """The browser page's speed against native ONNX Runtime: a vae decode, and a photo denoised.
 
-    python scripts/bench_web.py [--photo-model DIR] [--decodes 300] [--width 1200 --height 834]
+    python scripts/bench_web.py [--photo-model photo] [--decodes 300] [--width 1200 --height 834]
 
-Serves a site (the vae and a photo denoiser) to a headless Chromium and measures, in the page,
+Serves a site (the vae and the photo denoiser: the bundled ``photo``, or ``--photo-model``, a
+bundled name or a model directory) to a headless Chromium and measures, in the page,
 the time of one decode of one code by the vae decoder (``aeinferPage.explorer.decode``: tensor
 in, tensor out; ``--decodes`` of them timed in blocks, the median block's mean) and of denoising
 a ``width``×``height`` photo through the ``tiles`` preparation (prepare, tiled encoder+decoder,
@@ -13,9 +14,8 @@ interleaved with the browser's. Each side runs with two threads (the page cross-
 and with one (the page without COOP/COEP; natively the process pinned to one core with
 ``taskset``, as ONNX Runtime's pool follows the usable cores).
 
-The photo denoiser is ``--photo-model``, else the bundled one, else the photo family's default
-architecture (64 features, 6 + 6 layers: what ``photo`` will bundle) with random weights —
-timings do not depend on the weights. Prints a Markdown table and the machine.
+The photo is a smooth random colour field (the timing does not depend on the content). Prints a
+Markdown table and the machine.
 """
 
 from __future__ import annotations
@@ -33,9 +33,6 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from web_stand_in import photo_model  # the script's own folder
 
 from aeinfer.web import vendor_info, write_site
 from aeinfer.web.static import serving
@@ -138,7 +135,7 @@ def in_page(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--photo-model", type=Path, default=None)
+    parser.add_argument("--photo-model", default="photo")
     parser.add_argument("--decodes", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--width", type=int, default=1200)
@@ -148,7 +145,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="aeinfer-bench-web-") as tmp:
         work = Path(tmp)
-        model = args.photo_model or photo_model(work, features=64, layers=6, trained=False)
+        model = args.photo_model
         site = work / "site"
         write_site(site, ["vae", model])
         rng = np.random.default_rng(0)
@@ -176,7 +173,7 @@ def main() -> None:
             )
             version = context.browser.version if context.browser else "?"
             context.close()
-    name = model if isinstance(model, str) else f"{Path(model).name} (photo architecture)"
+    name = model
     print(f"machine: {machine()}; Chromium {version}; ONNX Runtime Web "
           f"{vendor_info().get('version', '?')} (WASM SIMD)")  # fmt: skip
     print(f"photo: {args.width}×{args.height} ({megapixels:.2f} MP), model {name}\n")

@@ -1,14 +1,15 @@
 """Screenshots of the browser page's three parts, taken in a headless Chromium: docs/img/web-*.
 
-    python scripts/web_screenshots.py [--photo-model DIR] [--out docs/img]
+    python scripts/web_screenshots.py [--photo-model photo] [--out docs/img]
 
-Writes a site of the bundled models (and a photo denoiser: ``--photo-model``, else the bundled
-one, else the stand-in of scripts/web_stand_in.py, trained here for a minute), serves it with
-the isolation headers, and drives the page as a visitor would: the pointer over the vae's
-latent plane, a "2" drawn with the mouse, and a held-out photograph (scikit-image's
-``chelsea.png``, from ``aeinfer data photos``) with Gaussian noise of σ 25 dropped on the photo
-part. Needs Chromium (``/usr/bin/chromium`` or ``$AEINFER_CHROMIUM``), Playwright and the
-built ONNX Runtime Web (``node web/build.mjs``).
+Writes a site of the bundled models the page can run (with ``--photo-model``, a bundled name or
+a model directory, as the photo denoiser; default the bundled ``photo``), serves it with the
+isolation headers, and drives the page as a visitor would: the pointer over the vae's latent
+plane, a "2" drawn with the mouse, and a photograph the photo model did not train on
+(scikit-image's ``chelsea.png``, from ``aeinfer data photos``) with Gaussian noise of σ 25
+dropped on the photo part. Writes docs/img/web-{explorer,draw,photo}.png (optimised PNGs) and
+prints each part's status line. Needs Chromium (``/usr/bin/chromium`` or ``$AEINFER_CHROMIUM``),
+Playwright and the built ONNX Runtime Web (``node web/build.mjs``).
 """
 
 from __future__ import annotations
@@ -16,15 +17,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from web_stand_in import photo_model  # the script's own folder
 
 from aeinfer.web import page_models, write_site
 from aeinfer.web.static import serving
@@ -38,6 +35,7 @@ TWO = [(82, 92), (96, 66), (128, 50), (166, 52), (192, 76), (192, 108), (168, 14
 """A "2" in the 280-pixel drawing pad's pixels."""
 NOISE_SIGMA = 25
 PHOTO = "chelsea.png"
+SHOTS = ("web-explorer.png", "web-draw.png", "web-photo.png")
 
 
 def noisy_photo(folder: Path) -> Path:
@@ -54,17 +52,18 @@ def noisy_photo(folder: Path) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--photo-model", type=Path, default=None)
+    parser.add_argument("--photo-model", default="photo")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "img")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory(prefix="aeinfer-shots-") as tmp:
         work = Path(tmp)
-        denoiser = args.photo_model or photo_model(work)
-        models = [card.name for card in page_models()]
-        if str(denoiser) not in models:
-            models.append(str(denoiser))
+        # The photo denoiser replaces a bundled model of its name (a directory may hold a
+        # copy of `photo` with other parameters).
+        denoiser = page_models([args.photo_model])[0]
+        models: list[str | Path] = [c.name for c in page_models() if c.name != denoiser.name]
+        models.append(Path(denoiser.directory))
         site = work / "site"
         write_site(site, models)
         photo = noisy_photo(work)
@@ -90,29 +89,34 @@ def main() -> None:
             page.mouse.move(box["x"] + box["width"] * 0.7, box["y"] + box["height"] * 0.3)
             page.mouse.move(box["x"] + px * scale, box["y"] + py * scale, steps=40)
             page.evaluate("aeinferPage.explorer.idle()")
-            page.locator("#explorer").screenshot(path=args.out / "web-explorer.png")
+            page.locator("#explorer").screenshot(path=args.out / SHOTS[0])
+            print("explorer:", page.inner_text("#explorer .readout"))
 
             page.locator("#draw").scroll_into_view_if_needed()
-            pad = page.locator("#draw canvas.pad").bounding_box()
-            ratio = pad["width"] / 280
-            page.mouse.move(pad["x"] + TWO[0][0] * ratio, pad["y"] + TWO[0][1] * ratio)
-            page.mouse.down()
-            for x, y in TWO[1:]:
-                page.mouse.move(pad["x"] + x * ratio, pad["y"] + y * ratio, steps=6)
-            page.mouse.up()
-            page.evaluate("aeinferPage.draw.idle()")
-            page.locator("#draw").screenshot(path=args.out / "web-draw.png")
+            if page.evaluate("aeinferPage.draw !== null"):  # else the part says why not
+                pad = page.locator("#draw canvas.pad").bounding_box()
+                ratio = pad["width"] / 280
+                page.mouse.move(pad["x"] + TWO[0][0] * ratio, pad["y"] + TWO[0][1] * ratio)
+                page.mouse.down()
+                for x, y in TWO[1:]:
+                    page.mouse.move(pad["x"] + x * ratio, pad["y"] + y * ratio, steps=6)
+                page.mouse.up()
+                page.evaluate("aeinferPage.draw.idle()")
+            page.locator("#draw").screenshot(path=args.out / SHOTS[1])
+            print("draw:", page.inner_text("#draw .status"))
 
             page.set_input_files("#photo input[type=file]", str(photo))
             page.wait_for_function("aeinferPage.photo.runs() > 0", timeout=300_000)
-            # JPEG: the noisy photo does not compress as a PNG (800 KB).
-            page.locator("#photo").screenshot(path=args.out / "web-photo.jpg", quality=90)
-            print(page.inner_text("#photo .status"))
+            page.locator("#photo").screenshot(path=args.out / SHOTS[2])
+            print("photo:", page.inner_text("#photo .status"))
             context.close()
         if errors:
             raise SystemExit(f"console errors: {errors}")
-    for name in ("web-explorer.png", "web-draw.png", "web-photo.jpg"):
+    for name in SHOTS:
         path = args.out / name
+        with Image.open(path) as shot:
+            shot.load()
+        shot.save(path, optimize=True)  # Chromium's PNGs are compressed lightly
         print(f"wrote {path} ({path.stat().st_size / 1000:.0f} KB)")
 
 

@@ -8,6 +8,7 @@ are plain numpy functions, so nothing here runs ONNX Runtime.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -216,11 +217,32 @@ def test_registry_names() -> None:
     assert {cls.name for cls in ADAPTERS.values()} == set(ADAPTERS)
 
 
-@pytest.mark.parametrize("model", sorted(p.name for p in MODELS.iterdir() if p.is_dir()))
+DIGIT_MODELS = sorted(
+    p.name
+    for p in MODELS.iterdir()
+    if p.is_dir() and read_card(p).preparation.adapter == MnistDigit.name
+)
+
+
+def test_the_zoo_is_eight_digit_models_and_a_photo_denoiser() -> None:
+    assert len(DIGIT_MODELS) == 8
+    others = sorted(p.name for p in MODELS.iterdir() if p.is_dir() and p.name not in DIGIT_MODELS)
+    assert others == ["photo"]
+    assert read_card(MODELS / "photo").preparation.adapter == "tiles"
+
+
+@pytest.mark.parametrize("model", DIGIT_MODELS)
 def test_bundled_cards_get_the_mnist_fit(model: str) -> None:
-    adapter = adapter_for(read_card(MODELS / model))
+    card = read_card(MODELS / model)
+    adapter = adapter_for(card)
     assert isinstance(adapter, MnistDigit)
-    assert adapter.params == DigitParams(**MNIST_DIGIT_PARAMS)
+    # Re-exported at the adapter's current version, every number stated in the card...
+    assert card.preparation.version == MnistDigit.version
+    assert set(card.preparation.params) == set(asdict(DigitParams()))
+    assert adapter.params == DigitParams()
+    # ...and the fit itself is still MNIST's (LeCun et al.).
+    fit = ("frame", "fit", "centre", "model_polarity")
+    assert {k: card.preparation.params[k] for k in fit} == {k: MNIST_DIGIT_PARAMS[k] for k in fit}
 
 
 def test_unknown_adapter_lists_the_valid_ones() -> None:
@@ -255,7 +277,7 @@ def test_wrong_types_and_unknown_params_all_named_in_one_error() -> None:
         "preparation.params.border_fraction: expected a finite number, got True",
         "preparation.params.sharpen_max_gain: expected a finite number, got inf",
         "preparation.params.centre: 'bbox' is not one of mass",
-        "preparation.params.colour: unknown parameter; valid: border_fraction, centre, fit",
+        "preparation.params.colour: unknown parameter; valid: border_fraction, centre, detail_gain",
         "preparation.params.zoom: unknown parameter",
     ):
         assert expected in message
@@ -424,9 +446,12 @@ def test_restore_maps_the_digit_back_into_its_box() -> None:
     assert left > 0
     assert np.ptp(restored[:, :left]) < 0.01
     assert abs(restored[0, 0] - (1.0 - state.background)) < 1 / 255
-    # A blank result gives a blank page.
+    # A blank result gives the paper alone, under its own light: smooth, no stroke on it.
     blank = adapter.restore(np.zeros((1, 1, 28, 28), np.float32), state)
-    assert np.ptp(blank.pixels) <= 1
+    paper = luma(blank.unit())[..., 0]
+    assert paper.min() > 0.8
+    assert np.abs(np.diff(paper, axis=0)).max() < 3 / 255
+    assert np.abs(np.diff(paper, axis=1)).max() < 3 / 255
     with pytest.raises(ValueError):
         adapter.restore(np.zeros((1, 1, 20, 20), np.float32), state)
 

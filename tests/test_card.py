@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from aeinfer.adapters import ADAPTERS, adapter_for
+from aeinfer.adapters.mnist_digit import MnistDigit
 from aeinfer.card import (
     DOCUMENTED,
     FP32,
@@ -36,6 +37,19 @@ from aeinfer.errors import ModelIntegrityError, ModelNotFoundError
 REPO = Path(__file__).resolve().parents[1]
 MODELS = REPO / "infer" / "models"
 BUNDLED = sorted(p.name for p in MODELS.iterdir() if (p / "card.json").is_file())
+DIGIT_MODELS = [n for n in BUNDLED if n != "photo"]
+
+
+def test_the_photo_card_describes_a_free_size_colour_denoiser() -> None:
+    card = read_card(MODELS / "photo")
+    assert card.modality == "image" and card.data.describe() == "(N, 3, H%2, W%2)"
+    assert card.preparation.adapter == "tiles" and "denoise" in card.tasks
+    assert card.domain is None
+    held_out = card.provenance["training"]["held_out_files"]
+    assert held_out and not set(held_out) & set(card.provenance["training"]["data"].split(": ")[1])
+    verify_checksums(card)
+
+
 V1_DENSE = REPO / "tests" / "fixtures" / "v1-dense"
 
 
@@ -102,7 +116,7 @@ def free_card(stride: int | None = 4, multiple_of: int = 4) -> dict[str, Any]:
 # ------------------------------------------------------------------------------ bundled cards
 
 
-@pytest.mark.parametrize("name", BUNDLED)
+@pytest.mark.parametrize("name", DIGIT_MODELS)
 def test_every_bundled_card_parses_as_format_2(name: str) -> None:
     raw = bundled_json(name)
     assert raw["format_version"] == 2
@@ -115,7 +129,10 @@ def test_every_bundled_card_parses_as_format_2(name: str) -> None:
     assert card.variational == ("sample" in card.tasks) == (name == "vae")
     assert ("denoise" in card.tasks) == (name == "denoise")
     assert card.preparation.adapter == "mnist_digit"
-    assert dict(card.preparation.params) == MNIST_DIGIT_PARAMS
+    assert card.preparation.version == MnistDigit.version
+    fit = ("frame", "fit", "centre", "model_polarity", "border_fraction", "ink_grid")
+    assert {k: card.preparation.params[k] for k in fit} == {k: MNIST_DIGIT_PARAMS[k] for k in fit}
+    assert card.domain is not None and card.domain.features
     assert card.score is not None and len(card.score.quantiles) == 101
     assert item_layout(card.data, card.encoder.inputs[0]) is not None
     for precision in card.precisions:

@@ -221,7 +221,7 @@ def test_page_at_root_is_the_web_assets_or_says_why_not(
     site = tmp_path / "site"
     site.mkdir()
     (site / "index.html").write_text("<p>the page</p>")
-    monkeypatch.setattr(app_module, "web_assets", lambda: (site, None))
+    monkeypatch.setattr(app_module, "web_assets", lambda models=None: (site, None))
     with serving(models=("denoise",)) as running:
         page = call(running, "GET", "/")
         assert page.status == 200 and page.body == b"<p>the page</p>"
@@ -229,7 +229,7 @@ def test_page_at_root_is_the_web_assets_or_says_why_not(
         # The API is not shadowed by the page's mount.
         assert call(running, "GET", "/v1/models/denoise/denoise").status == 405
     hint = "run `node web/build.mjs` <to build>"
-    monkeypatch.setattr(app_module, "web_assets", lambda: (None, hint))
+    monkeypatch.setattr(app_module, "web_assets", lambda models=None: (None, hint))
     with serving(models=("denoise",)) as running:
         page = call(running, "GET", "/")
         assert page.status == 200 and page.headers["content-type"].startswith("text/html")
@@ -255,6 +255,8 @@ def test_denoise_and_reconstruct_are_the_cli_bytes(
     with Image.open(io.BytesIO(reply.body)) as picture, Image.open(SEVEN) as original:
         assert picture.size == (2 * original.width, original.height)  # side by side
 
+    forced = post(server, "/v1/models/denoise/denoise?force=true", seven)
+    assert forced.status == 200 and forced.body == (tmp_path / "d.png").read_bytes()
     # The same input as a multipart upload gives the same bytes.
     body, kind = multipart({"file": ("seven.png", seven)})
     denoised = post(server, "/v1/models/denoise/denoise", body, kind)

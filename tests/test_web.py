@@ -1,19 +1,24 @@
 """The browser page: its preparation in JavaScript, its site, and the page in a real Chromium.
 
 - The JavaScript preparation (``infer/web/page/js/prep.js``) reproduces every bundled model's
-  ``fixtures.json`` and a fully convolutional model's (``tiles``), within each file's tolerance,
-  in node (``node --test web/test/``) and in the browser; on larger pictures than the fixtures
-  hold it matches the Python adapters to float32 rounding, and its Pillow resampling matches
-  Pillow's.
+  ``fixtures.json`` — the digit models' (``mnist_digit``) and the ``photo`` model's (``tiles``)
+  — within each file's tolerance, in node (``node --test web/test/``) and in the browser; on
+  larger pictures than the fixtures hold it matches the Python adapters to float32 rounding,
+  and its Pillow resampling matches Pillow's. While aeinfer's ``mnist_digit`` adapter is newer
+  than the page's JavaScript (:data:`DIGITS_PORTED`), the digit checks are expected failures
+  (strict: they fail once the port makes them pass, to be unmarked) and the page leaves the
+  newer digit models out, saying so.
 - ``aeinfer web DIR`` writes a site (page, ONNX Runtime Web, fp32 graphs and cards, data) and
   keeps the one rule for existing files; ``aeinfer.web.assets()`` builds one for servers, or
   says in one line how to build ONNX Runtime Web.
 - In a headless Chromium (Debian's, driven by Playwright, never downloaded) the page loads with
   no console errors, threaded when cross-origin isolated and single-threaded when not; the vae
   decoder in the page equals ONNX Runtime's in Python within 1e-4; a digit drawn with the mouse
-  comes back as the command line's reconstruction and denoised digit, and a photo denoised in
-  tiles as the command line's, within one 8-bit level; the page says so when no photo
-  denoiser is bundled; and it is served by ``aeinfer serve`` too.
+  comes back as the command line's reconstruction and denoised digit; a photo denoised by the
+  bundled ``photo`` model comes back as ``aeinfer denoise`` makes it, whole and in tiles (a copy
+  of the model with 32-pixel tiles), within one 8-bit level (:data:`LEVELS`), and less noisy
+  than it went in; the page says so when the site has no photo denoiser; and it is served by
+  ``aeinfer serve`` too.
 
 Browser tests skip, saying why, without Chromium, Playwright or the built ONNX Runtime Web
 (``node web/build.mjs``); node tests skip without node. Tests never use the network.
@@ -32,6 +37,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +47,8 @@ from helpers import invoke, ok, photo_rgb
 from PIL import Image, ImageDraw
 
 import aeinfer
+from aeinfer.adapters.mnist_digit import MnistDigit
+from aeinfer.adapters.tiles import Tiles
 from aeinfer.web import (
     LATENT_DATA,
     WebAssetsMissing,
@@ -72,6 +80,13 @@ FLATTEN = 0.25
 """A version-2 mnist_digit preparation's ``flatten``: openings a quarter of the ink grid wide."""
 PAGE_TIMEOUT_MS = 60_000
 DRAWN_MODELS = ("conv", "denoise")
+PHOTO_MODEL = "photo"
+PHOTO_SIZE = (127, 97)
+"""The photo the page denoises in the tests (width, height): small, and odd both ways, so the
+``tiles`` preparation pads it to the model's multiple of 2 and crops the result back."""
+SMALL_TILE = 32
+"""The ``tile`` of a copy of the photo model, so that the small photo is run in 16 windows of
+32 + 2·30 pixels (the bundled 256 fits it in one)."""
 B64 = """(bytes) => {
   let text = "";
   for (let i = 0; i < bytes.length; i += 0x8000) {
@@ -81,48 +96,61 @@ B64 = """(bytes) => {
 }"""
 
 
-# --- a fully convolutional denoiser, exported as a user would -------------------------------------
+# --- what the page implements, the photo model --------------------------------------------------
+
+
+def _page_versions() -> dict[str, int]:
+    """The newest version of each preparation the page's JavaScript implements (js/prep.js)."""
+    text = (REPO / "infer" / "web" / "page" / "js" / "prep.js").read_text(encoding="utf-8")
+    block = re.search(r"VERSIONS = \{([^}]*)\}", text)
+    assert block, "js/prep.js has no VERSIONS"
+    return {name: int(v) for name, v in re.findall(r"(\w+): (\d+)", block.group(1))}
+
+
+PAGE_VERSIONS = _page_versions()
+DIGITS_PORTED = PAGE_VERSIONS["mnist_digit"] >= MnistDigit.version
+"""Whether js/mnist_digit.js follows aeinfer's mnist_digit adapter. The Python adapter prepares
+and restores every digit card as its newest version does, so the page reproduces none of them
+(not even older cards') until it is ported."""
+NOT_PORTED = (
+    f"aeinfer's mnist_digit preparation is at version {MnistDigit.version} (quieted ink location, "
+    "results painted in the input's ink and paper, restore_denoised: adapters/mnist_digit.py, "
+    f"paint.py), the page's JavaScript (js/mnist_digit.js) at {PAGE_VERSIONS['mnist_digit']}"
+)
+digits_ported = pytest.mark.xfail(not DIGITS_PORTED, reason=NOT_PORTED, strict=True)
+
+
+def _photo_dir() -> Path:
+    return Path(aeinfer.load(PHOTO_MODEL, device="cpu").card.directory)
 
 
 @pytest.fixture(scope="module")
-def fcn(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small fully convolutional denoiser (tiles preparation), trained a few steps."""
-    import torch
-    from torch import nn
-
-    from aeinfer.export.onnx_export import export_pair
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        torch.manual_seed(0)
-        encoder = nn.Sequential(nn.PixelUnshuffle(2), nn.Conv2d(12, 16, 3, padding=1), nn.ReLU())
-        decoder = nn.Sequential(nn.Conv2d(16, 12, 3, padding=1), nn.PixelShuffle(2), nn.Sigmoid())
-        optimizer = torch.optim.Adam([*encoder.parameters(), *decoder.parameters()], lr=3e-3)
-        gen = torch.Generator().manual_seed(0)
-        for _ in range(20):
-            coarse = torch.rand((8, 3, 6, 8), generator=gen)
-            clean = nn.functional.interpolate(coarse, size=(48, 64), mode="bilinear")
-            noisy = clean + 0.1 * torch.randn(clean.shape, generator=gen)
-            loss = nn.functional.mse_loss(decoder(encoder(noisy)), clean)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-        encoder.eval()
-        decoder.eval()
-        folder = tmp_path_factory.mktemp("web-models") / "fcn"
-        export_pair(
-            encoder,
-            decoder,
-            torch.rand(2, 3, 48, 64),
-            folder,
-            free_axes=("height", "width"),
-            multiple_of=2,
-            tasks=["encode", "decode", "reconstruct", "denoise", "score"],
-        )
-    finally:
-        torch.set_num_threads(threads)
+def tiled_photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the bundled photo model whose card runs it in tiles of :data:`SMALL_TILE` (the
+    graphs are the bundled ones; a model directory, as ``--model DIR`` takes)."""
+    folder = tmp_path_factory.mktemp("web-models") / PHOTO_MODEL
+    shutil.copytree(_photo_dir(), folder)
+    card = json.loads((folder / "card.json").read_text(encoding="utf-8"))
+    card["preparation"]["params"]["tile"] = SMALL_TILE
+    (folder / "card.json").write_text(json.dumps(card, indent=1), encoding="utf-8")
+    (folder / "fixtures.json").unlink()  # made for the bundled card's parameters
     return folder
+
+
+def _noisy_photo(folder: Path) -> tuple[Path, np.ndarray]:
+    """A small photo-like picture (smooth colour fields, hard-edged shapes) with Gaussian noise
+    of σ 20, as a PNG; and the clean picture."""
+    rng = np.random.default_rng(5)
+    coarse = Image.fromarray(rng.integers(0, 256, (6, 8, 3), dtype=np.uint8))
+    clean = coarse.resize(PHOTO_SIZE, Image.Resampling.BICUBIC)
+    draw = ImageDraw.Draw(clean)
+    draw.ellipse((20, 15, 70, 65), fill=(235, 200, 60))
+    draw.rectangle((80, 50, 115, 90), fill=(30, 40, 110))
+    pixels = np.asarray(clean, np.float64)
+    noisy = np.clip(pixels + rng.normal(0.0, 20.0, pixels.shape) + 0.5, 0, 255).astype(np.uint8)
+    path = folder / "photo.png"
+    Image.fromarray(noisy).save(path)
+    return path, pixels
 
 
 # --- the JavaScript preparation in node ----------------------------------------------------------
@@ -173,17 +201,10 @@ def _larger_pictures() -> list[tuple[str, Image.Image]]:
     ]
 
 
-def _flattening(conv: Path) -> dict[str, Any] | None:
-    """conv's card with the mnist_digit preparation of version 2 removing uneven light, when
-    this aeinfer's adapter has it (else None)."""
-    import dataclasses
-
-    from aeinfer.adapters.mnist_digit import DigitParams
-
-    if "flatten" not in {f.name for f in dataclasses.fields(DigitParams)}:
-        return None
+def _flattening(conv: Path) -> dict[str, Any]:
+    """conv's card with its mnist_digit preparation removing uneven light (version 2 on)."""
     data = _explicit(conv)
-    data["preparation"]["version"] = 2
+    data["preparation"]["version"] = max(2, data["preparation"]["version"])
     data["preparation"]["params"]["flatten"] = FLATTEN
     return data
 
@@ -200,17 +221,20 @@ def _explicit(model: Path) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def larger_fixtures(tmp_path_factory: pytest.TempPathFactory, fcn: Path) -> list[Path]:
+def larger_fixtures(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """fixtures.json files of larger pictures, with a tight tolerance, for conv (as bundled,
-    and removing uneven light if this aeinfer can) and the fcn."""
+    and removing uneven light) and the photo model. Each card names the version of the
+    preparation this aeinfer's adapter is (the one that made the cases)."""
+    from aeinfer.adapters import adapter_for
     from aeinfer.card import parse_card
 
     conv = Path(aeinfer.load("conv").card.directory)
-    cards = [_explicit(conv), _flattening(conv), _explicit(fcn)]
+    photo = _photo_dir()
+    cards = [_explicit(conv), _flattening(conv), _explicit(photo)]
     made = []
-    for data, directory in zip(cards, (conv, conv, fcn), strict=True):
-        if data is None:
-            continue
+    for data, directory in zip(cards, (conv, conv, photo), strict=True):
+        card = parse_card(data, directory)
+        data["preparation"]["version"] = type(adapter_for(card)).version
         card = parse_card(data, directory)
         folder = tmp_path_factory.mktemp(f"larger-{card.name}")
         (folder / "card.json").write_text(json.dumps(data), encoding="utf-8")
@@ -229,26 +253,61 @@ def larger_fixtures(tmp_path_factory: pytest.TempPathFactory, fcn: Path) -> list
     return made
 
 
-def _node_test(extra: list[Path]) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "AEINFER_FIXTURES": os.pathsep.join(str(p) for p in extra)}
-    return subprocess.run(
+@dataclass(frozen=True)
+class NodeRun:
+    """``node --test web/test/`` over every bundled fixtures.json and the larger ones."""
+
+    run: subprocess.CompletedProcess[str]
+    expected: dict[str, int]
+    """Cases per adapter in the fixtures given."""
+
+    def results(self, adapter: str) -> list[tuple[bool, str, str]]:
+        """(ok, test name, TODO reason or "") of each case of ``adapter``'s fixtures."""
+        lines = re.findall(r"^(ok|not ok) \d+ - (.*?)(?: # TODO (.*))?$", self.run.stdout, re.M)
+        return [(s == "ok", name, todo) for s, name, todo in lines if f"({adapter}):" in name]
+
+
+@pytest.fixture(scope="module")
+def node_run(larger_fixtures: list[Path]) -> NodeRun:
+    if NODE is None:
+        pytest.skip("node is not installed (the JavaScript tests need it)")
+    files = [*sorted((REPO / "infer" / "models").glob("*/fixtures.json")), *larger_fixtures]
+    expected: dict[str, int] = {}
+    for path in files:
+        fixtures = json.loads(path.read_text())
+        adapter = fixtures["adapter"]
+        expected[adapter] = expected.get(adapter, 0) + len(fixtures["cases"])
+    env = {**os.environ, "AEINFER_FIXTURES": os.pathsep.join(str(p) for p in larger_fixtures)}
+    run = subprocess.run(
         [str(NODE), "--test", "--test-reporter=tap", str(REPO / "web" / "test")],
         capture_output=True,
         text=True,
         env=env,
         timeout=300,
     )
+    return NodeRun(run, expected)
 
 
-@pytest.mark.skipif(NODE is None, reason="node is not installed (the JavaScript tests need it)")
-def test_js_preparation_reproduces_every_fixture(fcn: Path, larger_fixtures: list[Path]) -> None:
-    bundled = sorted((REPO / "infer" / "models").glob("*/fixtures.json"))
-    files = [*bundled, fcn / "fixtures.json", *larger_fixtures]
-    expected = sum(len(json.loads(p.read_text())["cases"]) for p in files)
-    run = _node_test([fcn / "fixtures.json", *larger_fixtures])
+def test_js_tiles_preparation_reproduces_every_fixture(node_run: NodeRun) -> None:
+    """The photo model's fixtures and larger photos: no TODO, every case passes."""
+    assert PAGE_VERSIONS["tiles"] >= Tiles.version
+    run = node_run.run
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
-    assert re.search(rf"^# pass {expected}$", run.stdout, re.MULTILINE), run.stdout[-600:]
-    assert "tiles" in run.stdout and "mnist_digit" in run.stdout
+    results = node_run.results("tiles")
+    assert len(results) == node_run.expected["tiles"] >= 12
+    assert [name for passed, name, todo in results if not passed or todo] == []
+
+
+@digits_ported
+def test_js_digit_preparation_reproduces_every_fixture(node_run: NodeRun) -> None:
+    """The digit models' fixtures and larger drawings and photos of digits (a TODO, and an
+    expected failure, while the page's mnist_digit is older than aeinfer's)."""
+    assert node_run.run.returncode == 0, node_run.run.stdout[-4000:]
+    results = node_run.results("mnist_digit")
+    assert len(results) == node_run.expected["mnist_digit"] >= 12
+    failed = [f"{name}{f' (TODO: {todo})' if todo else ''}" for ok, name, todo in results
+              if not ok or todo]  # fmt: skip
+    assert failed == []
 
 
 RESAMPLE_SCRIPT = """
@@ -336,7 +395,7 @@ def test_aeinfer_web_writes_a_site_and_keeps_the_one_rule(
         assert (site / name).is_file(), name
     index = json.loads((site / "models" / "index.json").read_text())["models"]
     names = [entry["name"] for entry in index]
-    assert {"vae", "conv", "denoise"} <= set(names)
+    assert {"vae", "conv", "denoise", PHOTO_MODEL} <= set(names)
     for entry in index:
         card = json.loads((site / entry["card"]).read_text())
         assert card["format_version"] == 2 and list(card["graphs"]) == ["fp32"]
@@ -347,6 +406,14 @@ def test_aeinfer_web_writes_a_site_and_keeps_the_one_rule(
             assert graph.read_bytes() == bundled.graph_path(role).read_bytes()
             assert card["graphs"]["fp32"][role]["sha256"] == bundled.graph_file(role).sha256
     assert not list(site.rglob("*.fp16.onnx")) and not list(site.rglob("fixtures.json"))
+    # The photo model: its fp32 pair (about 1 MB each), its tiles preparation made explicit.
+    photo = json.loads((site / "models" / PHOTO_MODEL / "card.json").read_text())
+    assert photo["preparation"]["adapter"] == "tiles" and "denoise" in photo["tasks"]
+    assert photo["preparation"]["params"] == {
+        "margin": 30, "tile": 256, "batch": 4, "pad": "symmetric", "paper": [1.0],
+    }  # fmt: skip
+    for role in ("encoder", "decoder"):
+        assert 0.5e6 < (site / "models" / PHOTO_MODEL / f"{role}.onnx").stat().st_size < 1.5e6
 
     (site / "style.css").write_text("mine\n")
     result = ok("web", site)
@@ -357,14 +424,18 @@ def test_aeinfer_web_writes_a_site_and_keeps_the_one_rule(
     assert (site / "style.css").read_bytes() == (REPO / "infer/web/page/style.css").read_bytes()
 
 
-def test_aeinfer_web_takes_model_directories_and_refuses_others(
-    fake_vendor: Path, fcn: Path, tmp_path: Path
+def test_aeinfer_web_takes_model_directories(
+    fake_vendor: Path, tiled_photo: Path, tmp_path: Path
 ) -> None:
     site = tmp_path / "site"
-    ok("web", site, "--model", "vae", "--model", fcn)
+    ok("web", site, "--model", "vae", "--model", tiled_photo)
     index = json.loads((site / "models" / "index.json").read_text())["models"]
-    assert [(e["name"], e["adapter"]) for e in index] == [("vae", "mnist_digit"), ("fcn", "tiles")]
+    assert [(e["name"], e["adapter"]) for e in index] == [
+        ("vae", "mnist_digit"), (PHOTO_MODEL, "tiles"),
+    ]  # fmt: skip
     assert "denoise" in index[1]["tasks"]
+    served = json.loads((site / index[1]["card"]).read_text())
+    assert served["preparation"]["params"]["tile"] == SMALL_TILE  # the directory's card
 
 
 def test_assets_are_cached_until_a_source_changes(fake_vendor: Path, tmp_path: Path) -> None:
@@ -433,10 +504,10 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory, fcn: Path) -> Path:
-    """A site with the vae, the digit models and the fully convolutional denoiser."""
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A site with the vae, the digit models and the bundled photo denoiser."""
     folder = tmp_path_factory.mktemp("site")
-    write_site(folder, ["vae", *DRAWN_MODELS, fcn])
+    write_site(folder, ["vae", *DRAWN_MODELS, PHOTO_MODEL])
     return folder
 
 
@@ -486,9 +557,20 @@ def test_page_loads_threaded_without_console_errors(page: Page) -> None:
     runtime = page.evaluate("aeinferPage.runtime")
     assert runtime["isolated"] is True and runtime["threads"] >= 1
     assert runtime["version"] == json.loads((vendor_dir() / "manifest.json").read_text())["version"]
-    assert page.evaluate("aeinferPage.models") == ["vae", *DRAWN_MODELS, "fcn"]
+    assert page.evaluate("aeinferPage.models") == ["vae", *DRAWN_MODELS, PHOTO_MODEL]
     assert page.evaluate("crossOriginIsolated") is True
     assert "thread" in page.page.inner_text("#status")
+    assert page.evaluate("document.querySelector('#photo select.model').value") == PHOTO_MODEL
+    # Digit models whose preparation is newer than the page's are left out, and said so.
+    newer = [
+        name for name in DRAWN_MODELS
+        if aeinfer.load(name).card.preparation.version > PAGE_VERSIONS["mnist_digit"]
+    ]  # fmt: skip
+    offered = page.evaluate("[...document.querySelectorAll('#draw select option')]"
+                            ".map((o) => o.value)")  # fmt: skip
+    assert not set(newer) & set(offered)
+    note = page.page.inner_text("#draw .status")
+    assert all(f"{name} (v" in note for name in newer) and ("Left out" in note) == bool(newer)
     assert page.errors == []
 
 
@@ -532,6 +614,7 @@ def test_decoder_in_the_page_equals_python(page: Page) -> None:
     assert page.errors == []
 
 
+@digits_ported
 @browser_test
 def test_drawn_digit_comes_back_as_the_cli_makes_it(page: Page, tmp_path: Path) -> None:
     pad = page.page.locator("#draw canvas.pad")
@@ -585,34 +668,81 @@ def test_drawn_digit_comes_back_as_the_cli_makes_it(page: Page, tmp_path: Path) 
     assert page.errors == []
 
 
-@browser_test
-def test_photo_is_denoised_in_tiles_as_the_cli_does(page: Page, fcn: Path, tmp_path: Path) -> None:
-    rng = np.random.default_rng(5)
-    base = Image.fromarray(photo_rgb()).resize((601, 401), Image.Resampling.BICUBIC)
-    noisy = np.clip(np.asarray(base, np.int16) + rng.integers(-25, 26, (401, 601, 3)), 0, 255)
-    photo = tmp_path / "photo.png"
-    Image.fromarray(noisy.astype(np.uint8)).save(photo)
+def _denoise_in_page(page: Page, photo: Path) -> dict[str, Any]:
+    """Drop ``photo`` on the page's photo part (its file input) and wait for the result."""
+    before = page.evaluate("aeinferPage.photo.runs()")
     page.page.set_input_files("#photo input[type=file]", str(photo))
-    page.page.wait_for_function("aeinferPage.photo.runs() > 0", timeout=PAGE_TIMEOUT_MS)
+    page.page.wait_for_function(f"aeinferPage.photo.runs() > {before}", timeout=PAGE_TIMEOUT_MS)
     page.evaluate("aeinferPage.photo.idle()")
-    result = page.evaluate(
-        f"() => {{ const r = aeinferPage.photo.result(); "
-        f"return {{ ...r, bytes: ({B64})(r.bytes) }}; }}"
+    return dict(
+        page.evaluate(
+            f"() => {{ const r = aeinferPage.photo.result(); "
+            f"return {{ ...r, bytes: ({B64})(r.bytes) }}; }}"
+        )
     )
-    assert result["model"] == "fcn" and result["windows"] > 1  # tiled, with a progress bar
-    ok("denoise", photo, "-o", tmp_path / "cli.png", "--model", fcn, "--device", "cpu")
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(10 * np.log10(255.0**2 / np.mean((a.astype(float) - b.astype(float)) ** 2)))
+
+
+@browser_test
+def test_photo_is_denoised_as_the_cli_does(page: Page, tmp_path: Path) -> None:
+    """The bundled photo model in the page: ``aeinfer denoise``'s result within one level."""
+    photo, clean = _noisy_photo(tmp_path)
+    result = _denoise_in_page(page, photo)
+    assert result["model"] == PHOTO_MODEL and result["windows"] == 1  # one window: 127×97
+    ok("denoise", photo, "-o", tmp_path / "cli.png", "--model", PHOTO_MODEL, "--device", "cpu")
     cli = np.asarray(Image.open(tmp_path / "cli.png")).astype(int)
     got = _picture(result)
-    assert got.shape == cli.shape == (401, 601, 3)
+    assert got.shape == cli.shape == (PHOTO_SIZE[1], PHOTO_SIZE[0], 3)
     assert np.abs(got - cli).max() <= LEVELS
+    noisy = np.asarray(Image.open(photo))
+    assert _psnr(got, clean) > _psnr(noisy, clean) + 4  # denoised (+5.7 dB): a model ran
     assert "s per megapixel" in page.page.inner_text("#photo .status")
     assert page.page.locator("#photo a.download").is_visible()
     assert page.errors == []
 
 
 @browser_test
-def test_js_preparation_in_the_browser_reproduces_every_fixture(page: Page, fcn: Path) -> None:
-    files = [*sorted((REPO / "infer" / "models").glob("*/fixtures.json")), fcn / "fixtures.json"]
+def test_photo_is_denoised_in_tiles_as_the_cli_does(
+    browser: Any, tiled_photo: Path, tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    """The photo model with 32-pixel tiles: 16 windows in four calls of four, with a progress
+    bar, as ``aeinfer denoise`` runs them; and seamless: the whole photo's result."""
+    folder = tmp_path_factory.mktemp("site-tiled")
+    write_site(folder, [tiled_photo])
+    photo, _ = _noisy_photo(tmp_path)
+    with serving(folder) as url:
+        tiled = Page(browser, url)
+        try:
+            tiled.page.evaluate(
+                "() => { window.progress = []; const bar = document.querySelector('#photo "
+                "progress'); new MutationObserver(() => window.progress.push(bar.value))"
+                ".observe(bar, { attributes: true }); }"
+            )
+            result = _denoise_in_page(tiled, photo)
+            seen = tiled.evaluate("window.progress")
+            assert tiled.errors == []
+        finally:
+            tiled.page.close()
+    assert result["model"] == PHOTO_MODEL and result["windows"] == 16
+    ok("denoise", photo, "-o", tmp_path / "cli.png", "--model", tiled_photo, "--device", "cpu")
+    ok("denoise", photo, "-o", tmp_path / "whole.png", "--model", PHOTO_MODEL, "--device", "cpu")
+    got = _picture(result)
+    for name in ("cli.png", "whole.png"):
+        cli = np.asarray(Image.open(tmp_path / name)).astype(int)
+        assert got.shape == cli.shape and np.abs(got - cli).max() <= LEVELS, name
+    assert {0.25, 0.5, 0.75, 1.0} <= set(seen)  # the progress bar, after each call
+
+
+def _fixtures_in_the_browser(page: Page, adapter: str) -> None:
+    """Every bundled fixtures.json of ``adapter``, prepared and restored in the page."""
+    files = [
+        path for path in sorted((REPO / "infer" / "models").glob("*/fixtures.json"))
+        if json.loads(path.read_text())["adapter"] == adapter
+    ]  # fmt: skip
+    assert files
     checked = 0
     for path in files:
         fixtures = json.loads(path.read_text())
@@ -649,7 +779,18 @@ def test_js_preparation_in_the_browser_reproduces_every_fixture(page: Page, fcn:
 
 
 @browser_test
-def test_page_says_so_when_no_photo_denoiser_is_bundled(
+def test_js_tiles_preparation_in_the_browser_reproduces_every_fixture(page: Page) -> None:
+    _fixtures_in_the_browser(page, "tiles")
+
+
+@browser_test
+@digits_ported
+def test_js_digit_preparation_in_the_browser_reproduces_every_fixture(page: Page) -> None:
+    _fixtures_in_the_browser(page, "mnist_digit")
+
+
+@browser_test
+def test_page_says_so_when_the_site_has_no_photo_denoiser(
     browser: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     folder = tmp_path_factory.mktemp("site-without-photo")
@@ -695,11 +836,12 @@ def _wait_until_served(url: str, timeout: float = 30.0) -> None:
 
 
 @pytest.mark.skipif(_serve_missing() is not None, reason=str(_serve_missing()))
-def test_page_through_aeinfer_serve(browser: Any, fcn: Path, tmp_path: Path) -> None:
+def test_page_through_aeinfer_serve(browser: Any, tmp_path: Path) -> None:
     """``aeinfer serve`` serves the page at / with the isolation headers; the page runs the
     server's models in the browser."""
     env = {**os.environ, "AEINFER_WEB_CACHE": str(tmp_path / "cache")}
-    models = [part for name in ("vae", "conv", "denoise", fcn) for part in ("--model", name)]
+    names = ("vae", "conv", "denoise", PHOTO_MODEL)
+    models = [part for name in names for part in ("--model", name)]
     command = [sys.executable, "-m", "aeinfer", "serve", "--port", "0", "--device", "cpu", *models]
     server = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)
     try:
@@ -719,7 +861,8 @@ def test_page_through_aeinfer_serve(browser: Any, fcn: Path, tmp_path: Path) -> 
         served = Page(browser, url)
         try:
             assert served.evaluate("crossOriginIsolated") is True
-            assert {"vae", "conv", "denoise"} <= set(served.evaluate("aeinferPage.models"))
+            assert set(names) <= set(served.evaluate("aeinferPage.models"))
+            assert served.evaluate("aeinferPage.photo") is not None
             decoded = served.evaluate("aeinferPage.explorer.decode([[1.0, 2.0]])")
             expected = aeinfer.load("vae", device="cpu").decode(np.array([[1.0, 2.0]], np.float32))
             assert np.abs(np.asarray(decoded) - expected.ravel()).max() <= DECODE_ATOL

@@ -17,6 +17,9 @@ class TrainConfig:
     weight_decay: float = 0.0
     schedule: str = "cosine"
     seed: int = 0
+    # Clip the gradient's global norm to this (None: no clipping). Deep residual stacks at
+    # Adam's peak rate can jump to a degenerate identity map; clipping keeps the jump small.
+    grad_clip: float | None = None
     # Smoke runs: stop after this many optimizer steps (None: train all epochs).
     max_steps: int | None = None
     # Use only the first N training images (None: all 60 000); for smoke tests.

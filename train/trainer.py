@@ -80,6 +80,12 @@ def _merge(base: Any, overrides: dict[str, Any] | None) -> Any:
     return replace(base, **overrides)
 
 
+RESUME_MAY_CHANGE = ("max_steps", "epochs")
+"""Settings a resumed run may change: where it stops (``max_steps``) and how long it is
+(``epochs``: a run cut short or extended; the cosine schedule is recomputed for the new length,
+a step in the learning rate at the change). Anything else needs a new run directory."""
+
+
 def _schedule(cfg: TrainConfig, total_steps: int) -> Callable[[int], float]:
     """Learning-rate multiplier per step: constant, or linear warm-up then cosine to zero."""
     if cfg.schedule not in SCHEDULES:
@@ -272,8 +278,10 @@ def train(
     step, history, wall = 0, [], 0.0
     if ckpt_path.is_file():
         ckpt = load_checkpoint(ckpt_path)
-        saved = {k: v for k, v in ckpt["train_config"].items() if k != "max_steps"}
-        wanted = {k: v for k, v in asdict(train_cfg).items() if k != "max_steps"}
+        # A key added to TrainConfig after the run started takes its default.
+        saved_cfg = {**asdict(TrainConfig()), **ckpt["train_config"]}
+        saved = {k: v for k, v in saved_cfg.items() if k not in RESUME_MAY_CHANGE}
+        wanted = {k: v for k, v in asdict(train_cfg).items() if k not in RESUME_MAY_CHANGE}
         if (
             ckpt["family"] != family_name
             or config_of(family, ckpt["model_config"]) != model_cfg
@@ -290,6 +298,13 @@ def train(
         scheduler.load_state_dict(ckpt["scheduler"])
         loss_gen.set_state(ckpt["loss_generator"])
         step, history, wall = ckpt["step"], list(ckpt["history"]), float(ckpt["wall_time_s"])
+        if saved_cfg["epochs"] != train_cfg.epochs:
+            # LambdaLR keeps only its step count: the schedule follows the new length from here.
+            print(
+                f"{family_name}: resuming a {saved_cfg['epochs']}-epoch run as a "
+                f"{train_cfg.epochs}-epoch one; the schedule follows the new length",
+                flush=True,
+            )
 
     def checkpoint(metrics: dict[str, float]) -> None:
         _save_atomic(
@@ -364,6 +379,8 @@ def train(
                 out = family.loss(encoder, decoder, batch, model_cfg, ctx)
                 optimizer.zero_grad(set_to_none=True)
                 out.loss.backward()
+                if train_cfg.grad_clip is not None:
+                    torch.nn.utils.clip_grad_norm_(params, train_cfg.grad_clip)
                 optimizer.step()
                 scheduler.step()
                 step += 1

@@ -129,6 +129,11 @@ class Adapter(ABC):
     def restore(self, result: np.ndarray, state: Any) -> Any:
         """A model result (n, *item) mapped back to the input's size and kind."""
 
+    def restore_denoised(self, result: np.ndarray, state: Any) -> Any:
+        """A denoised result mapped back: :meth:`restore`, unless the adapter can bring back
+        detail the model's frame could not hold (``mnist_digit`` at a user's larger size)."""
+        return self.restore(result, state)
+
     def notes(self, state: Any) -> tuple[str, ...]:
         """What preparing an input had to tell the user (e.g. "no ink found")."""
         return ()

@@ -52,14 +52,21 @@ FEATURES = (
     "aspect",
     "mid_grey",
     "reconstruction",
+    "off_colour",
 )
 """The domain check's figures: how far the ink stands out from the paper (contrast); how much
 the border varies against that contrast (spread); the number of separate marks (marks) and the
 largest one's share of the ink (share); the share of plain paper (paper) and of ink (ink); how
 uneven the light was (unevenness); how much of its bounding box the ink fills (fill) and the
 box's log aspect ratio (aspect); the share of mid-grey among the fitted frame's lit pixels
-(mid_grey); and log10 of the model's reconstruction error on the frame (reconstruction, added by
-the task that runs the model)."""
+(mid_grey); log10 of the model's reconstruction error on the frame (reconstruction, added by
+the task that runs the model); and the share of pixels whose colour, once the paper's uneven
+light is taken out, lies off the line from the paper's colour to the ink's (off_colour: a page
+is two colours, a photograph many)."""
+OFF_COLOUR = 0.25
+"""A pixel is off the paper–ink line when farther from it than this share of the ink's
+colour contrast (and at least :data:`OFF_COLOUR_FLOOR`)."""
+OFF_COLOUR_FLOOR = 0.08
 
 
 def box_blur(values: np.ndarray, radius: int) -> np.ndarray:
@@ -109,8 +116,10 @@ def ink_mask(excess: np.ndarray, threshold: float, fraction: float, peak: float)
     return mask
 
 
-def regions(mask: np.ndarray) -> list[tuple[int, bool]]:
-    """(size, touches the edge) of each 8-connected region of ``mask``, largest first."""
+def regions(mask: np.ndarray, touching: np.ndarray | None = None) -> list[tuple[int, bool]]:
+    """(size, touches the edge) of each 8-connected region of ``mask``, largest first; with
+    ``touching``, a region touches the edge only where one of ``touching``'s pixels does."""
+    touching = mask if touching is None else touching
     h, w = mask.shape
     seen = np.zeros((h, w), dtype=bool)
     found = []
@@ -122,7 +131,7 @@ def regions(mask: np.ndarray) -> list[tuple[int, bool]]:
         while stack:
             cy, cx = stack.pop()
             count += 1
-            edge = edge or cy in (0, h - 1) or cx in (0, w - 1)
+            edge = edge or (touching[cy, cx] and (cy in (0, h - 1) or cx in (0, w - 1)))
             for yy in range(max(cy - 1, 0), min(cy + 2, h)):
                 for xx in range(max(cx - 1, 0), min(cx + 2, w)):
                     if mask[yy, xx] and not seen[yy, xx]:
@@ -132,17 +141,31 @@ def regions(mask: np.ndarray) -> list[tuple[int, bool]]:
     return sorted(found, reverse=True)
 
 
-def marks_of(mask: np.ndarray) -> list[int]:
-    """Sizes of the separate marks, largest first: the ink's regions after closing one-pixel
-    gaps (a thin stroke the threshold broke is one mark), without the regions that touch the
-    picture's edge when there are others (the edge of the sheet, a desk, a shadow)."""
+def closed_regions(mask: np.ndarray) -> list[tuple[int, bool]]:
+    """:func:`regions` of the ink after closing one-pixel gaps (a thin stroke the threshold
+    broke is one mark); a region touches the edge where the ink itself does, not the closing."""
     closed = (
         np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).filter(ImageFilter.MaxFilter(3)))
         > 127
     )
-    found = regions(closed)
+    return regions(closed, mask)
+
+
+def marks_of(mask: np.ndarray) -> list[int]:
+    """Sizes of the separate marks, largest first: the ink's :func:`closed_regions`, without
+    the regions that touch the picture's edge when there are others (the edge of the sheet, a
+    desk, a shadow)."""
+    found = closed_regions(mask)
     inner = [size for size, edge in found if not edge]
     return inner if inner else [size for size, _ in found]
+
+
+def edge_share(mask: np.ndarray) -> float:
+    """The share of the ink in regions that touch the picture's edge: a digit written on a
+    sheet lies inside the picture; a photograph's dark subject runs off it."""
+    found = closed_regions(mask)
+    total = sum(size for size, _ in found)
+    return sum(size for size, edge in found if edge) / total if total else 0.0
 
 
 @dataclass(frozen=True)
@@ -158,9 +181,15 @@ class Diagnosis:
     unevenness: float
     fill: float
     aspect: float
+    off_colour: float = 0.0
+    edge: float = 0.0
+    """Not a weighed figure: for the domain check's gates (:mod:`aeinfer.domain`)."""
+    framed: bool = False
+    """The input was already the model's frame (MNIST's own format): not gated."""
 
     def figures(self) -> dict[str, float]:
-        return {name: float(getattr(self, name)) for name in FEATURES if hasattr(self, name)}
+        named = {name: float(getattr(self, name)) for name in FEATURES if hasattr(self, name)}
+        return {**named, "edge": self.edge, "framed": float(self.framed)}
 
 
 def diagnose(
@@ -169,9 +198,12 @@ def diagnose(
     mask: np.ndarray,
     lighting: np.ndarray | None,
     threshold: float,
+    colours: np.ndarray | None = None,
+    colour_ring: np.ndarray | None = None,
 ) -> Diagnosis:
     """The figures of a shrunk, flattened picture ``small`` (model polarity), its border
-    ``ring`` and its ink ``mask``."""
+    ``ring`` and its ink ``mask``; ``colours`` (h, w, C) is the same shrunk picture in its own
+    colours and ``colour_ring`` (N, C) its border, for ``off_colour`` (0 without them)."""
     level = float(np.median(ring))
     excess = small - level
     if excess.size >= MIN_PERCENTILE_PIXELS:
@@ -192,6 +224,9 @@ def diagnose(
         aspect = math.log(box.shape[1] / box.shape[0])
     else:
         fill, aspect = 0.0, 0.0
+    off = 0.0
+    if colours is not None and colour_ring is not None and mask.any():
+        off = _off_colour(colours, colour_ring, mask)
     return Diagnosis(
         contrast=contrast,
         spread=spread,
@@ -202,7 +237,21 @@ def diagnose(
         unevenness=unevenness,
         fill=fill,
         aspect=aspect,
+        off_colour=off,
+        edge=edge_share(mask) if contrast > threshold else 0.0,
     )
+
+
+def _off_colour(colours: np.ndarray, ring: np.ndarray, mask: np.ndarray) -> float:
+    """The share of pixels of ``colours`` off the segment from the paper's colour (median of
+    ``ring``) to the ink's (median under ``mask``)."""
+    paper = np.median(ring, axis=0)
+    ink_rgb = np.median(colours[mask], axis=0)
+    axis = ink_rgb - paper
+    length = float(np.sqrt((axis * axis).sum()))
+    t = np.clip(((colours - paper) * axis).sum(-1) / max(length**2, 1e-6), 0.0, 1.0)
+    distance = np.sqrt(((colours - paper - t[..., None] * axis) ** 2).sum(-1))
+    return float((distance > max(OFF_COLOUR * length, OFF_COLOUR_FLOOR)).mean())
 
 
 def mid_grey(frame: np.ndarray) -> float:

@@ -10,10 +10,12 @@ scaled to ``fit`` pixels, contrast-stretched from the paper's level to the ink's
 by centre of mass in ``frame`` pixels. An input already ``frame`` × ``frame`` is used as it is
 (only polarity is handled). :meth:`MnistDigit.restore` scales the result back onto the
 original: the whole frame maps back around the box (strokes drawn in the margin are kept), a
-contrast curve keeps upscaled edges crisp, the background outside is the paper's level, and
-levels, light, polarity, size and mode family are the input's. While fitting it records what
-it saw (:class:`~aeinfer.adapters.ink.Diagnosis`): the figures a digit model's domain check
-weighs.
+contrast curve keeps upscaled edges crisp, and the strokes are painted in the input's own ink
+over its own lit paper (version 3; :mod:`aeinfer.adapters.paint`), at the input's size and mode
+family. :meth:`MnistDigit.restore_denoised` paints the input's own edges where the model's
+strokes and the input agree, weighed by the input's noise (``detail_prior``, ``detail_gain``).
+While fitting it records what it saw (:class:`~aeinfer.adapters.ink.Diagnosis`): the figures
+a digit model's domain check weighs.
 
 Every number comes from the card (``preparation.params``), none from this module.
 """
@@ -21,11 +23,11 @@ Every number comes from the card (``preparation.params``), none from this module
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from aeinfer.adapters import ink
+from aeinfer.adapters import ink, paint
 from aeinfer.adapters.base import Adapter, Params
 from aeinfer.card import IMAGE, Card, Problems
 from aeinfer.pictures import Picture, luma, resize_plane
@@ -75,6 +77,48 @@ class DigitParams(Params):
             "removed (version 1)."
         },
     )
+    detail_prior: float = field(
+        default=0.3,
+        metadata={
+            "doc": "Version 3, denoising a fitted digit: how far (in coverage, 0 paper to 1 "
+            "ink) the model's strokes are trusted to lie from the input's own; the input's "
+            "median-filtered detail is weighed against them by its measured noise."
+        },
+    )
+    detail_gain: float = field(
+        default=12.0,
+        metadata={
+            "doc": "Version 3, denoising a fitted digit: gain of the sigmoid that snaps the "
+            "weighed coverage towards paper or ink (pen ink is opaque); 0: no snap."
+        },
+    )
+    quiet: float = field(
+        default=4.0,
+        metadata={
+            "doc": "Version 3: ink is located on a copy box-blurred (radius at most 2 on the "
+            "ink grid) until its measured pixel noise is this many times under "
+            "``ink_threshold``, so a very noisy scan is not read as many marks; 0: never."
+        },
+    )
+
+
+QUIET_RADII = (1, 2)
+"""Box-blur radii tried on the ink grid: 5×5 at most, narrower than a stroke there."""
+
+
+def quieted(small: np.ndarray, threshold: float, quiet: float) -> np.ndarray:
+    """``small`` blurred just enough that its pixel noise (:func:`paint.noise_of`) sits
+    ``quiet`` times under ``threshold``, or as far as :data:`QUIET_RADII` go; unchanged when
+    it already does (clean scans and photos: their ink is located exactly as before)."""
+    if quiet <= 0 or min(small.shape) < 3:
+        return small
+    noise = paint.noise_of(small)
+    if noise <= threshold / quiet:
+        return small
+    for radius in QUIET_RADII:
+        if noise / (2 * radius + 1) <= threshold / quiet:
+            break
+    return ink.box_blur(small, radius)
 
 
 @dataclass(frozen=True, eq=False)
@@ -105,18 +149,15 @@ class DigitFit:
 
 
 def _median(values: np.ndarray) -> float:
-    """``np.median`` of a 1-D array as numpy computes it, without its import of ``numpy.ma``."""
-    half = values.size // 2
-    if values.size % 2:
-        return float(np.partition(values, half)[half])
-    return float(np.mean(np.partition(values, (half - 1, half))[half - 1 : half + 1]))
+    """The median of a 1-D array."""
+    return float(paint.median_of(values))
 
 
 class MnistDigit(Adapter):
     """One digit fitted into the MNIST frame (see the module docstring)."""
 
     name = "mnist_digit"
-    version = 2
+    version = 3
     modality = IMAGE
     Params = DigitParams
 
@@ -137,25 +178,42 @@ class MnistDigit(Adapter):
     # --- prepare -------------------------------------------------------------------------------
     def prepare(self, raw: Picture) -> tuple[np.ndarray, DigitFit]:
         p: DigitParams = self.params
-        gray = np.clip(luma(raw.over(WHITE))[..., 0], 0.0, 1.0)
+        values = np.clip(raw.over(WHITE), 0.0, 1.0)
+        gray = luma(values)[..., 0]
         h, w = gray.shape
         inverted = bool(self._border(gray).mean() > 0.5)
         if inverted:
             gray = 1.0 - gray
-        small = ink.shrink(gray, p.ink_grid)
+        small = quieted(ink.shrink(gray, p.ink_grid), p.ink_threshold, p.quiet)
         lighting = ink.light(small, p.flatten) if p.flatten > 0 else None
         shading = None
+        framed = (w, h) == (p.frame, p.frame)
         if lighting is not None:
             level = _median(self._border(lighting))
             small = small - lighting + level
-            shading = resize_plane(lighting, (w, h), "bicubic") - level
-            gray = np.clip(gray - shading, 0.0, 1.0)
+            if not framed:  # MNIST's own frame goes to the model as it is (only polarity)
+                shading = resize_plane(lighting, (w, h), "bicubic") - level
+                gray = np.clip(gray - shading, 0.0, 1.0)
         background = _median(self._border(gray))
-        excess = small - background
+        # The ink stands out from the small copy's own paper: on a noisy scan, clipped noise
+        # averages above the full-size median, and would all count as ink.
+        excess = small - _median(self._border(small))
         peak = float(excess.max())
         mask = ink.ink_mask(excess, p.ink_threshold, p.ink_fraction, peak)
-        diagnosis = ink.diagnose(small, self._border(small), mask, lighting, p.ink_threshold)
-        if (w, h) == (p.frame, p.frame):
+        colours = np.stack(
+            [ink.shrink(values[..., c], p.ink_grid) for c in range(values.shape[2])], axis=2
+        )
+        colour_ring = self._ring(colours)
+        if lighting is not None:  # each channel's light taken out, as the grey's was
+            lit = paint.paper_field(colours, colour_ring, inverted, p.ink_grid, p.flatten)
+            colours = colours - lit + paint.median_of(self._ring(lit), 0)
+            colour_ring = self._ring(colours)
+        diagnosis = ink.diagnose(
+            small, self._border(small), mask, lighting, p.ink_threshold, colours, colour_ring
+        )
+        if framed:
+            # MNIST's own frame: not gated (aeinfer.domain.gates_fail).
+            diagnosis = replace(diagnosis, framed=True)
             fit = DigitFit(
                 raw, gray, inverted, (0, 0, w, h), (0, 0), background, (0.0, 1.0), False,
                 diagnosis, shading,
@@ -194,6 +252,10 @@ class MnistDigit(Adapter):
             parts += [gray[bh : h - bh, :bw].ravel(), gray[bh : h - bh, w - bw :].ravel()]
         return np.concatenate(parts)
 
+    def _ring(self, values: np.ndarray) -> np.ndarray:
+        """(N, C) the border ring of an (H, W, C) picture, channel by channel."""
+        return np.stack([self._border(values[..., c]) for c in range(values.shape[2])], axis=1)
+
     def _centre_offset(self, fit: np.ndarray) -> tuple[int, int]:
         """Paste offset putting the centre of mass of ``fit`` at the frame's centre."""
         p: DigitParams = self.params
@@ -209,36 +271,63 @@ class MnistDigit(Adapter):
 
     # --- restore ---------------------------------------------------------------------------------
     def restore(self, result: np.ndarray, state: DigitFit) -> Picture:
-        """Map a (1, 1, frame, frame) result back onto the input's size, polarity and mode
-        family (alpha, if the input had one, is made opaque: strokes may move)."""
+        """Map a (1, 1, frame, frame) result back onto the input's size, colours and mode
+        family, the model's strokes painted in the input's ink (alpha, if the input had one, is
+        made opaque: strokes may move)."""
+        return self._restore(result, state, guided=False)
+
+    def restore_denoised(self, result: np.ndarray, state: DigitFit) -> Picture:
+        """As :meth:`restore`, but the strokes painted are the input's own where the model
+        agrees with them (see :mod:`aeinfer.adapters.paint`)."""
+        return self._restore(result, state, guided=True)
+
+    def _restore(self, result: np.ndarray, state: DigitFit, guided: bool) -> Picture:
         p: DigitParams = self.params
         digit = np.clip(np.asarray(result, dtype=np.float32).reshape(p.frame, p.frame), 0.0, 1.0)
-        if not state.fitted:
-            gray = digit
-        else:
-            width, height = state.picture.size
-            left, top, right, _ = state.box
-            ox, oy = state.offset
-            black, white = state.levels
-            scale = (right - left) / p.fit
-            left, top = left - round(ox * scale), top - round(oy * scale)
-            side = round(p.frame * scale)
-            ink = self._sharpen(np.clip(resize_plane(digit, (side, side)), 0.0, 1.0), scale)
-            upscaled = black + ink * (white - black)
-            gray = np.full((height, width), state.background, dtype=np.float32)
-            x0, y0 = max(left, 0), max(top, 0)
-            x1, y1 = min(left + side, width), min(top + side, height)
-            if x1 > x0 and y1 > y0:
-                gray[y0:y1, x0:x1] = upscaled[y0 - top : y1 - top, x0 - left : x1 - left]
-        if state.shading is not None:  # the light the fit took out goes back in
-            gray = np.clip(gray + state.shading, 0.0, 1.0)
-        if state.inverted:
-            gray = 1.0 - gray
         picture = state.picture
-        values = np.repeat(gray[..., None], picture.channels, axis=2)
         opaque = None if picture.alpha is None else np.full_like(picture.alpha, picture.scale)
         restored = Picture(picture.pixels, opaque, picture.label)
-        return restored.with_unit(values)
+        if not state.fitted:  # the frame as it is: the model's own pixels, in grey
+            gray = digit
+            if state.shading is not None:  # the light the fit took out goes back in
+                gray = np.clip(gray + state.shading, 0.0, 1.0)
+            if state.inverted:
+                gray = 1.0 - gray
+            return restored.with_unit(np.repeat(gray[..., None], picture.channels, axis=2))
+        strokes, scale = self._strokes(digit, state)
+        values = picture.over(WHITE)
+        border = self._ring(values)
+        reach = max(1, round(scale))
+        bare = ink.box_blur((strokes > paint.SUPPORT_LEVEL).astype(np.float32), reach) == 0
+        paper = paint.paper_field(values, border, state.inverted, p.ink_grid, p.flatten, bare)
+        white = state.levels[1]
+        fallback = np.full(values.shape[2], 1.0 - white if state.inverted else white)
+        ink_rgb = paint.ink_colour(values, strokes, fallback)
+        coverage = strokes
+        if guided:
+            observed = paint.coverage_of(values, paper, ink_rgb)
+            coverage = paint.guided_coverage(
+                observed, strokes, p.detail_prior, p.detail_gain, reach
+            )
+        return restored.with_unit(paint.paint(paper, ink_rgb, coverage))
+
+    def _strokes(self, digit: np.ndarray, state: DigitFit) -> tuple[np.ndarray, float]:
+        """(H, W) the model's strokes as coverage at the input's size (the whole frame scaled
+        back around the fitted box, edges kept crisp), and the scale from frame to input."""
+        p: DigitParams = self.params
+        width, height = state.picture.size
+        left, top, right, _ = state.box
+        ox, oy = state.offset
+        scale = (right - left) / p.fit
+        left, top = left - round(ox * scale), top - round(oy * scale)
+        side = round(p.frame * scale)
+        up = self._sharpen(np.clip(resize_plane(digit, (side, side)), 0.0, 1.0), scale)
+        strokes = np.zeros((height, width), dtype=np.float32)
+        x0, y0 = max(left, 0), max(top, 0)
+        x1, y1 = min(left + side, width), min(top + side, height)
+        if x1 > x0 and y1 > y0:
+            strokes[y0:y1, x0:x1] = up[y0 - top : y1 - top, x0 - left : x1 - left]
+        return strokes, scale
 
     def _sharpen(self, ink: np.ndarray, scale: float) -> np.ndarray:
         """Crisp edges for a result scaled up by ``scale``: normalise the ink to peak at 1 (the
@@ -253,12 +342,10 @@ class MnistDigit(Adapter):
         return ((curve - low) / (high - low)).astype(np.float32)
 
     def original(self, state: DigitFit) -> Picture:
-        """The input as :meth:`restore` writes a result: same size, polarity and mode family,
-        composited over white (for side-by-side pictures)."""
+        """The input as :meth:`restore` writes a result: same size and mode family, composited
+        over white (for side-by-side pictures)."""
         picture = state.picture
-        gray = state.gray if state.shading is None else np.clip(state.gray + state.shading, 0, 1)
-        gray = 1.0 - gray if state.inverted else gray
-        values = np.repeat(gray[..., None], picture.channels, axis=2)
+        values = np.clip(picture.over(WHITE), 0.0, 1.0)
         opaque = None if picture.alpha is None else np.full_like(picture.alpha, picture.scale)
         return Picture(picture.pixels, opaque, picture.label).with_unit(values)
 

@@ -23,9 +23,10 @@ import asyncio
 import contextlib
 import html
 import importlib.util
+import mimetypes
 import socket
 import threading
-from collections.abc import AsyncIterator, Callable, Hashable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,10 +39,10 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from aeinfer import exchange, tasks
 from aeinfer.card import FP32, Card, read_card
-from aeinfer.errors import AeinferError, ModelNotFoundError
+from aeinfer.errors import AeinferError, InputError, ModelNotFoundError
 from aeinfer.server import openapi, routes
 from aeinfer.server.batching import Batcher
-from aeinfer.server.limits import ApiError, ASGIApp, Guard, Settings
+from aeinfer.server.limits import LOG, ApiError, ASGIApp, Guard, Settings, scrub
 from aeinfer.server.metrics import Metrics
 from aeinfer.zoo import bundled_names, resolve
 
@@ -64,7 +65,7 @@ class ServerState:
         for source in settings.models or tuple(bundled_names()):
             card = read_card(resolve(source))
             if card.name in self._cards:
-                raise ModelNotFoundError(f"two models are named {card.name!r}; serve one of them")
+                raise InputError(f"two models are named {card.name!r}; serve one of them")
             self._cards[card.name] = card
             self.sources[card.name] = source
         if not self._cards:
@@ -129,16 +130,16 @@ class ServerState:
                     low = card.data.range[0]
                     pipe.model.reconstruct(np.full((1, *shape), low, np.float32))
                 self._loaded += 1
-        except AeinferError as exc:
+        except Exception as exc:  # reported by /readyz; requests say it again
             self._load_error = f"models not loaded: {exc}"
+            if not isinstance(exc, AeinferError):
+                LOG.exception("loading the models failed")
         finally:
             self._ready.set()
 
     def not_ready(self) -> str | None:
         """Why the server is not ready (None when it is)."""
         if self._load_error is not None:
-            from aeinfer.server.limits import scrub
-
             return scrub(self._load_error)
         if not self._ready.is_set():
             return f"loading models ({self._loaded} of {len(self._cards)} loaded)"
@@ -158,21 +159,14 @@ class ServerState:
             ) from None
 
     async def run_batched(
-        self,
-        name: str,
-        precision: str,
-        key: Hashable,
-        fmt: str,
-        upload: routes.Upload,
-        deadline: routes.Deadline,
+        self, name: str, key: routes.Batch, upload: routes.Upload, deadline: routes.Deadline
     ) -> exchange.Payload:
         """One input of a per-input task, batched with the other requests of the same key."""
-        task = key[0] if isinstance(key, tuple) else str(key)
 
         def runner(batch: Sequence[routes.Upload]) -> list[Any]:
-            return routes.run_batch(self.pipeline(name, precision), task, fmt, batch)
+            return routes.run_batch(self.pipeline(name, key.precision), key, batch)
 
-        future = self.batcher.submit(name, key, task, runner, upload)
+        future = self.batcher.submit(name, key, key.task, runner, upload)
         return await self._wait(future, deadline)
 
     async def run_one(
@@ -195,14 +189,15 @@ class ServerState:
 # --- the page at / ------------------------------------------------------------------------------
 
 
-def web_assets() -> tuple[Path | None, str | None]:
-    """The web page's folder (``aeinfer.web.assets()``), or why there is none."""
+def web_assets(models: Sequence[str] | None = None) -> tuple[Path | None, str | None]:
+    """The web page's folder for the served ``models`` (``aeinfer.web.assets()``; default every
+    bundled model), or why there is none."""
     if importlib.util.find_spec("aeinfer.web") is None:
         return None, "this aeinfer has no web page (aeinfer.web is not installed)"
     from aeinfer import web  # type: ignore[attr-defined]
 
     try:
-        return Path(web.assets()), None
+        return Path(web.assets(models)), None
     except AeinferError as exc:  # WebAssetsMissing: says how to build them
         return None, str(exc)
 
@@ -220,10 +215,15 @@ def page_routes(folder: Path | None, message: str | None) -> list[BaseRoute]:
     if folder is not None:
         from starlette.staticfiles import StaticFiles
 
+        # The page's ES modules must be served as JavaScript; some systems' mime tables lack
+        # .mjs, and browsers refuse a module of any other type.
+        mimetypes.add_type("text/javascript", ".mjs")
+
         return [Mount("/", app=StaticFiles(directory=folder, html=True), name="web")]
 
     async def missing(request: Request) -> Response:
-        return HTMLResponse(MISSING_PAGE.format(message=html.escape(message or "")))
+        # The message may name folders on the server: the operator sees it whole at start-up.
+        return HTMLResponse(MISSING_PAGE.format(message=html.escape(scrub(message or ""))))
 
     return [Route("/", missing, methods=["GET", "HEAD"])]
 
@@ -242,7 +242,7 @@ class Built:
 
 def build(settings: Settings) -> Built:
     state = ServerState(settings)
-    folder, web_note = web_assets()
+    folder, web_note = web_assets(list(settings.models) or None)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -51,7 +51,7 @@ TASK_DESCRIPTION = """Runs a task on the model, with the same results, byte for 
 command line's for the same input:
 
 - **denoise**: the denoised input at its own size and kind (PNG; a signal in its own format)
-  — `aeinfer denoise - -o -`.
+  — `aeinfer denoise --model NAME - -o -`.
 - **reconstruct**: the original and its reconstruction side by side, at the input's size
   (PNG) — `aeinfer reconstruct - --per-file -o -`.
 - **score**: JSON with the anomaly score, its percentile and the card's reference distribution
@@ -164,6 +164,12 @@ def spec(models: Sequence[str]) -> dict[str, Any]:
                             "seed",
                             {"type": "integer", "minimum": 0},
                             "sample: the seed (default: a fresh one, in X-Aeinfer-Seed).",
+                        ),
+                        _query(
+                            "force",
+                            {"type": "boolean"},
+                            "denoise, reconstruct, encode, interpolate: take an input outside "
+                            "the model's domain anyway (--force).",
                         ),
                         _query(
                             "latents",

@@ -11,7 +11,7 @@ line's results (:mod:`aeinfer.exchange`), so the bytes that come back are the by
 ==============  =======================================  ======================================
 task            returns                                  as the command line's
 ==============  =======================================  ======================================
-denoise         the denoised input, at its size (PNG)    ``aeinfer denoise - -o -``
+denoise         the denoised input, at its size (PNG)    ``aeinfer denoise -m NAME - -o -``
 reconstruct     original | reconstruction side by side,  ``aeinfer reconstruct - --per-file -o
                 at the input's size (PNG)                -``
 score           JSON: the score, its percentile, the     ``aeinfer score FILE --json`` (stdout)
@@ -86,13 +86,13 @@ ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 PER_INPUT = (RECONSTRUCT, DENOISE, SCORE, ENCODE)
 """Tasks whose requests are batched together: one input each."""
 OPTIONS: dict[str, tuple[str, ...]] = {
-    ENCODE: ("precision", "format"),
+    ENCODE: ("precision", "format", "force"),
     DECODE: ("precision", "format"),
-    RECONSTRUCT: ("precision",),
-    DENOISE: ("precision",),
+    RECONSTRUCT: ("precision", "force"),
+    DENOISE: ("precision", "force"),
     SCORE: ("precision",),
     SAMPLE: ("precision", "n", "seed", "format", "latents"),
-    INTERPOLATE: ("precision", "steps", "format"),
+    INTERPOLATE: ("precision", "steps", "format", "force"),
 }
 """The query parameters each task takes; any other is refused (a typo is not ignored)."""
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -399,17 +399,20 @@ async def run_task(request: Request) -> Response:
     fields = ("first", "last") if task == INTERPOLATE else ("file",)
     fmt = format_option(options, exchange.CODE_FORMATS if task == ENCODE else exchange.FORMATS)
     steps = int_option(options, "steps", DEFAULT_STEPS, 2, MAX_STEPS)
+    force = bool_option(options, "force")
     found = await uploads(request, card, task, fields, deadline)
     if card.data.modality == IMAGE and task != DECODE:
         for upload in found:
             check_pixels(upload, state.settings.max_pixels)
     if task in PER_INPUT:
-        key = (task, precision, fmt)
-        return respond(await state.run_batched(name, precision, key, fmt, found[0], deadline))
+        key = Batch(task, precision, fmt, force)
+        return respond(await state.run_batched(name, key, found[0], deadline))
     if task == DECODE:
         job = functools.partial(_decode, upload=found[0], fmt=fmt)
     else:
-        job = functools.partial(_interpolate, first=found[0], last=found[1], steps=steps, fmt=fmt)
+        job = functools.partial(
+            _interpolate, first=found[0], last=found[1], steps=steps, fmt=fmt, force=force
+        )
     return respond(await state.run_one(name, precision, task, job, deadline))
 
 
@@ -424,25 +427,39 @@ def _decode(pipe: tasks.Pipeline, *, upload: Upload, fmt: str) -> exchange.Paylo
 
 
 def _interpolate(
-    pipe: tasks.Pipeline, *, first: Upload, last: Upload, steps: int, fmt: str
+    pipe: tasks.Pipeline, *, first: Upload, last: Upload, steps: int, fmt: str, force: bool
 ) -> exchange.Payload:
     labels = [first.label, last.label]
-    return exchange.interpolate_bytes(pipe, first.data, last.data, steps, labels, output_format=fmt)
+    return exchange.interpolate_bytes(
+        pipe, first.data, last.data, steps, labels, output_format=fmt, force=force
+    )
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What requests must share to run in one batch: the task and its options."""
+
+    task: str
+    precision: str
+    format: str
+    force: bool
 
 
 def run_batch(
-    pipe: tasks.Pipeline, task: str, fmt: str, batch: Sequence[Upload]
+    pipe: tasks.Pipeline, key: Batch, batch: Sequence[Upload]
 ) -> list[exchange.Payload | Exception]:
     """A batch of one task's requests as one list through :mod:`aeinfer.exchange`."""
     sources = [upload.data for upload in batch]
     labels = [upload.label for upload in batch]
     results: list[Any]
-    if task in (RECONSTRUCT, DENOISE):
-        results = exchange.reconstruct_bytes(pipe, sources, labels, task=task)
-    elif task == SCORE:
+    if key.task in (RECONSTRUCT, DENOISE):
+        results = exchange.reconstruct_bytes(pipe, sources, labels, task=key.task, force=key.force)
+    elif key.task == SCORE:
         results = exchange.score_bytes(pipe, sources, labels)
     else:
-        results = exchange.encode_bytes(pipe, sources, labels, output_format=fmt)
+        results = exchange.encode_bytes(
+            pipe, sources, labels, output_format=key.format, force=key.force
+        )
     return results
 
 

@@ -1,6 +1,8 @@
 // The page's preparation (infer/web/page/js/prep.js) against the Python adapters: every case of
 // every fixtures.json — the bundled models', and any named in AEINFER_FIXTURES (paths joined by
-// the platform's delimiter) — prepared and restored within the file's own tolerance.
+// the platform's delimiter) — prepared and restored within the file's own tolerance. A card whose
+// preparation the page does not implement (a newer version) is run as a TODO test: reported,
+// and not ok, without failing the run.
 //
 //   node --test web/test/
 
@@ -10,7 +12,12 @@ import { delimiter, dirname, join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 
-import { adapterFor, pictureBytes, pictureFromMode } from "../../infer/web/page/js/prep.js";
+import {
+  adapterFor,
+  pictureBytes,
+  pictureFromMode,
+  unsupported,
+} from "../../infer/web/page/js/prep.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const MODELS = join(ROOT, "infer", "models");
@@ -43,8 +50,9 @@ for (const path of fixtureFiles()) {
   const fixtures = JSON.parse(readFileSync(path, "utf8"));
   const card = JSON.parse(readFileSync(join(dirname(path), "card.json"), "utf8"));
   const { prepared_atol: preparedAtol, restored_atol: restoredAtol } = fixtures.tolerance;
+  const todo = unsupported(card) ?? false;
   for (const fixture of fixtures.cases) {
-    test(`${fixtures.model} (${fixtures.adapter}): ${fixture.name}`, () => {
+    test(`${fixtures.model} (${fixtures.adapter}): ${fixture.name}`, { todo }, () => {
       assert.deepEqual(card.preparation.params, fixtures.params, "fixtures made for this card");
       const adapter = adapterFor(card);
       const { mode, width, height } = fixture.input;

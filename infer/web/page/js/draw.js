@@ -2,14 +2,17 @@
 // the card's `mnist_digit` preparation says (prep.js), reconstructed by one model and denoised
 // by another in the page, and each result restored onto the drawing's size.
 
-import { adapterFor, pictureBytes, pictureFromRGBA } from "./prep.js";
+import { VERSIONS, adapterFor, pictureBytes, pictureFromRGBA, unsupported } from "./prep.js";
 import { drawItem, drawPicture, fail, fillSelect, setText } from "./ui.js";
 
 const SIDE = 280;
 const PEN = 20;
 
 export async function drawing(section, models) {
-  const digits = models.filter((m) => m.card.preparation.adapter === "mnist_digit");
+  const named = models.filter((m) => m.card.preparation.adapter === "mnist_digit");
+  // Models whose preparation is newer than the page's JavaScript are left out, and said so.
+  const digits = named.filter((m) => !unsupported(m.card));
+  const leftOut = named.filter((m) => unsupported(m.card));
   const outputs = [
     { task: "reconstruct", preferred: "conv", select: ".reconstruct", canvas: ".reconstruction" },
     { task: "denoise", preferred: "denoise", select: ".denoise", canvas: ".denoised" },
@@ -19,10 +22,17 @@ export async function drawing(section, models) {
     out.canvas = section.querySelector(`canvas${out.canvas}`);
     out.models = digits.filter((m) => m.has(out.task));
     fillSelect(out.select, out.models, out.preferred);
+    out.canvas.closest("figure").hidden = !out.models.length; // no model for this task
   }
   const status = section.querySelector(".status");
+  const unusable = leftOut.length
+    ? `Left out: ${leftOut.map((m) => `${m.name} (v${m.card.preparation.version})`).join(", ")}, ` +
+      `whose mnist_digit preparation is newer than this page's (v${VERSIONS.mnist_digit}).`
+    : "";
+  const say = (...parts) => setText(status, parts.filter(Boolean).join(" "));
   if (!digits.length) {
-    setText(status, "No bundled model takes drawn digits (mnist_digit preparation).");
+    section.classList.add("unavailable");
+    say("No model in this site takes drawn digits (mnist_digit preparation).", unusable);
     return null;
   }
   const pad = section.querySelector("canvas.pad");
@@ -49,7 +59,7 @@ export async function drawing(section, models) {
         canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height);
       }
       last = {};
-      setText(status, "Draw a digit in the white square.");
+      say("Draw a digit in the white square.", unusable);
       return;
     }
     const picture = pictureFromRGBA(ctx.getImageData(0, 0, SIDE, SIDE).data, SIDE, SIDE);
@@ -69,7 +79,7 @@ export async function drawing(section, models) {
     }
     last = results;
     runs += 1;
-    setText(status, results.notes.length ? results.notes.join("; ") : "");
+    say(results.notes.length ? `${results.notes.join("; ")}.` : "", unusable);
   };
 
   /** Run now, or once more after the run in flight (never two at a time). */

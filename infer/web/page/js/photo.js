@@ -2,7 +2,7 @@
 // convolutional model at its own resolution — the card's `tiles` preparation: padded to the
 // model's multiple, run in overlapping windows with a progress bar, cropped back.
 
-import { adapterFor, pictureBytes, pictureFromRGBA } from "./prep.js";
+import { adapterFor, pictureBytes, pictureFromRGBA, unsupported } from "./prep.js";
 import { drawPicture, fail, fillSelect, setText } from "./ui.js";
 
 /** The picture in an image file, decoded by the browser as it is stored (EXIF orientation
@@ -23,7 +23,7 @@ async function readPicture(file) {
 
 export async function photo(section, models) {
   const tiled = (m) => m.card.preparation.adapter === "tiles";
-  const denoisers = models.filter((m) => tiled(m) && m.has("denoise"));
+  const denoisers = models.filter((m) => tiled(m) && m.has("denoise") && !unsupported(m.card));
   const status = section.querySelector(".status");
   const input = section.querySelector("input[type=file]");
   const drop = section.querySelector(".drop");
@@ -37,8 +37,9 @@ export async function photo(section, models) {
     input.disabled = true;
     setText(
       status,
-      "No photo denoiser is bundled yet: this part uses any bundled model whose card names the " +
-        "tiles preparation and the denoise task (the photo model is being trained).",
+      "No photo denoiser in this site: this part uses any model whose card names the tiles " +
+        "preparation and the denoise task, such as the bundled photo model " +
+        "(aeinfer web --model photo).",
     );
     return null;
   }

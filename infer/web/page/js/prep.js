@@ -17,22 +17,31 @@ export { MnistDigit, Tiles };
 
 const ADAPTERS = { mnist_digit: MnistDigit, tiles: Tiles };
 /** The newest version of each adapter's parameters the page reads (as aeinfer's adapters). */
-const VERSIONS = { mnist_digit: 2, tiles: 1 };
+export const VERSIONS = { mnist_digit: 2, tiles: 1 };
+
+/** Why the page cannot prepare inputs for a card (an adapter it does not implement, or a newer
+ * version of one), or null when it can. */
+export function unsupported(card) {
+  const prep = card.preparation;
+  if (!ADAPTERS[prep.adapter]) {
+    return (
+      `model ${card.name}: preparation ${prep.adapter} is not implemented in the page ` +
+      `(it has ${Object.keys(ADAPTERS).join(", ")})`
+    );
+  }
+  if (prep.version > VERSIONS[prep.adapter]) {
+    return (
+      `model ${card.name}: preparation ${prep.adapter} v${prep.version} is newer than the ` +
+      `page's (v${VERSIONS[prep.adapter]})`
+    );
+  }
+  return null;
+}
 
 /** The adapter a card's preparation names, with its parameters; an Error for one this page
  * does not implement or a newer version of it. */
 export function adapterFor(card) {
-  const prep = card.preparation;
-  const Adapter = ADAPTERS[prep.adapter];
-  if (!Adapter) {
-    throw new Error(
-      `model ${card.name}: preparation ${prep.adapter} is not implemented in the page ` +
-        `(it has ${Object.keys(ADAPTERS).join(", ")})`,
-    );
-  }
-  if (prep.version > VERSIONS[prep.adapter]) {
-    throw new Error(`model ${card.name}: preparation ${prep.adapter} v${prep.version} is newer`);
-  }
-  return new Adapter(prep.params, card);
+  const reason = unsupported(card);
+  if (reason) throw new Error(reason);
+  return new ADAPTERS[card.preparation.adapter](card.preparation.params, card);
 }
-

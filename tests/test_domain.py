@@ -1,0 +1,149 @@
+"""The digit models' domain check, the refusals it makes, and ``aeinfer denoise``'s routing.
+
+Every bundled digit model carries a calibrated check (its card's ``domain``); inputs outside it
+are refused with one line naming a better model unless ``--force``, ``score`` flags them, and
+``aeinfer denoise`` (no ``--model``) sends them to the photo denoiser. Large single digits come
+back in their own ink and paper colours, with more detail than a median filter.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import assert_one_error, invoke, ok, snapshot
+from PIL import Image, ImageFilter
+
+import aeinfer
+from aeinfer.card import read_card
+from aeinfer.errors import OutOfDomainError
+from aeinfer.mnist import load_split
+from aeinfer.zoo import MODELS_DIR, PHOTO_MODEL, bundled_names
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "examples"
+DIGIT_MODELS = sorted(n for n in bundled_names() if read_card(MODELS_DIR / n).domain is not None)
+NOT_DIGITS = sorted((EXAMPLES / "not-digits").iterdir())
+DIGIT_PHOTOS = sorted((EXAMPLES / "digit-photos").iterdir())
+NAVY, CREAM = (25, 35, 110), (238, 230, 205)
+
+
+def test_every_mnist_model_has_a_domain_check() -> None:
+    families = {read_card(MODELS_DIR / n).family for n in DIGIT_MODELS}
+    assert families == {"dense", "sparse", "deep", "conv", "denoise", "lstm", "vae", "convt"}
+
+
+@pytest.mark.parametrize("name", DIGIT_MODELS)
+def test_digits_accepted_and_non_digits_refused(name: str, mnist_dir: Path) -> None:
+    model = aeinfer.load(name)
+    digits = load_split("test", mnist_dir).images[:200]
+    scores = model.score([Image.fromarray(d) for d in digits])
+    assert np.mean([s.in_domain for s in scores]) >= 0.98
+    photos = model.score([Image.open(p) for p in DIGIT_PHOTOS])
+    assert np.mean([s.in_domain for s in photos]) >= 0.9
+    for path in NOT_DIGITS:
+        with pytest.raises(OutOfDomainError, match="not one digit"):
+            model.reconstruct(Image.open(path))
+
+
+def test_refusal_is_one_line_naming_a_better_model(tmp_path: Path) -> None:
+    page = tmp_path / "page.jpg"
+    shutil.copy(EXAMPLES / "not-digits" / "digits-row.jpg", page)
+    before = snapshot(tmp_path)
+    result = invoke("denoise", page, "--model", "denoise")
+    line = assert_one_error(result, "page.jpg", "--force")
+    assert f"--model {PHOTO_MODEL}" in line
+    assert snapshot(tmp_path) == before  # nothing written, the input untouched
+    for command in (
+        ("reconstruct", page, "--per-file"),
+        ("encode", page, "-o", tmp_path / "z.npy"),
+    ):
+        assert_one_error(invoke(*command), "page.jpg", "--force")
+    assert snapshot(tmp_path) == before
+
+
+def test_force_runs_the_digit_model_anyway(tmp_path: Path) -> None:
+    page = tmp_path / "page.jpg"
+    shutil.copy(EXAMPLES / "not-digits" / "text.jpg", page)
+    ok("denoise", page, "--model", "denoise", "--force", "-o", tmp_path / "out.png")
+    assert Image.open(tmp_path / "out.png").size == Image.open(page).size
+
+
+def test_score_flags_out_of_domain() -> None:
+    result = ok("score", EXAMPLES / "not-digits" / "blank.jpg", "--model", "denoise")
+    assert "out of domain" in result.stdout
+    report = json.loads(
+        ok("score", EXAMPLES / "not-digits" / "text.jpg", "--json", "-m", "vae").stdout
+    )
+    (row,) = report["scores"]
+    assert row["in_domain"] is False and row["percentile"] is None
+
+
+@pytest.mark.skipif(PHOTO_MODEL not in bundled_names(), reason="no photo model bundled")
+def test_denoise_routes_each_file_to_its_model(tmp_path: Path) -> None:
+    shutil.copy(EXAMPLES / "noisy-7.png", tmp_path / "digit.png")
+    shutil.copy(EXAMPLES / "not-digits" / "digits-row.jpg", tmp_path / "row.jpg")
+    shutil.copy(DIGIT_PHOTOS[0], tmp_path / "photo-of-a-digit.jpg")
+    report = json.loads(ok("denoise", tmp_path, "-o", tmp_path / "out", "--json").stdout)
+    models = {Path(r["input"]).name: r["model"] for r in report["files"]}
+    assert models == {
+        "digit.png": "denoise",
+        "row.jpg": PHOTO_MODEL,
+        "photo-of-a-digit.jpg": "denoise",
+    }
+    for record in report["files"]:
+        assert Image.open(record["output"]).size == Image.open(record["input"]).size
+    # The Quickstart's digit comes out clean: the digit model, not the photo denoiser.
+    plain = ok("denoise", tmp_path / "digit.png", "-o", tmp_path / "d.png")
+    assert "(denoise)" in plain.stderr
+
+
+def large_digit(digit: np.ndarray, side: int = 240) -> tuple[np.ndarray, np.ndarray]:
+    """Navy pen strokes on cream paper, ``side`` pixels square, and the ink mask."""
+    mask = np.asarray(Image.fromarray(digit).resize((side, side), Image.Resampling.BICUBIC))
+    alpha = np.clip((mask / 255.0 - 0.35) / 0.1, 0, 1)[..., None]
+    page = np.array(CREAM, np.float64) * (1 - alpha) + np.array(NAVY, np.float64) * alpha
+    return np.round(page).astype(np.uint8), alpha[..., 0]
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(10 * np.log10(255**2 / np.mean((a.astype(float) - b.astype(float)) ** 2)))
+
+
+def test_large_digit_keeps_its_colours_and_beats_a_median_filter(mnist_dir: Path) -> None:
+    clean, alpha = large_digit(load_split("test", mnist_dir).images[0])
+    rng = np.random.default_rng(0)
+    noisy = np.clip(clean + rng.normal(0, 25, clean.shape), 0, 255).round().astype(np.uint8)
+    out = np.asarray(aeinfer.load("denoise").denoise(Image.fromarray(noisy)))
+    assert out.shape == clean.shape
+    ink = np.median(out[alpha > 0.99].astype(float), axis=0)
+    paper = np.median(out[alpha < 0.01].astype(float), axis=0)
+    assert np.abs(ink - NAVY).max() < 20 and np.abs(paper - CREAM).max() < 6
+    median = np.asarray(Image.fromarray(noisy).filter(ImageFilter.MedianFilter(5)))
+    assert psnr(out, clean) > psnr(median, clean) + 1.0
+
+
+def test_ink_running_off_the_edge_is_not_a_digit() -> None:
+    """A portrait's dark clothes: one dark mark on light, reaching the picture's bottom edge."""
+    page = np.full((240, 200), 235, np.uint8)
+    page[120:, 50:150] = 30  # shoulders to the bottom edge
+    page[60:125, 80:120] = 40  # a head on them
+    with pytest.raises(OutOfDomainError, match="runs off the picture's edge"):
+        aeinfer.load("denoise").denoise(Image.fromarray(page))
+    # The same figures at MNIST's own 28×28 are not gated: strokes there may touch the frame.
+    small = np.asarray(Image.fromarray(page).resize((28, 28)))
+    verdict = aeinfer.load("denoise").score(Image.fromarray(small))
+    assert "edge" not in verdict.reason
+
+
+def test_uneven_light_is_not_a_sheet_of_paper() -> None:
+    """Sky darkening across the picture behind one dark subject (the cameraman)."""
+    ys, xs = np.mgrid[0:256, 0:256]
+    sky = 250 - 0.6 * ys - 0.2 * xs
+    sky[90:170, 100:150] = 25  # a subject that does not reach the edge
+    photo = np.clip(sky, 0, 255).astype(np.uint8)
+    score = aeinfer.load("denoise").score(Image.fromarray(photo))
+    assert score.in_domain is False and score.percentile is None
