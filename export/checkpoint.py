@@ -33,6 +33,10 @@ NO_RUNTIME = (
 )
 
 
+FIXED_SIZE_ADAPTERS = ("mnist_digit", "image")
+"""Preparations that fit an input into one fixed size."""
+
+
 def training_record(ckpt: dict[str, Any]) -> dict[str, Any]:
     """What a card says about how a checkpoint was trained and on what."""
     history = ckpt["history"]
@@ -91,6 +95,12 @@ def export_checkpoint(
     doc = (family.__doc__ or "").strip().splitlines()
     # Said before the graphs are written: they carry the card, not_made included.
     not_made = dict.fromkeys(variants, NO_RUNTIME) if variants and not ort_available() else {}
+    free_axes = getattr(family, "FREE_AXES", ())
+    preparation = record["preparation"]
+    if free_axes and preparation and preparation.get("adapter") in FIXED_SIZE_ADAPTERS:
+        # A fully convolutional family takes any size, whatever size it trained on (MNIST's
+        # 28×28 for the photo denoiser's smoke run): the default for free axes, tiles, serves it.
+        preparation = None
     card = export_pair(
         encoder,
         decoder,
@@ -100,12 +110,12 @@ def export_checkpoint(
         family=ckpt["family"],
         description=doc[0].split(": ", 1)[-1] if doc else "",
         item_shape=tuple(record["item"]),
-        free_axes=getattr(family, "FREE_AXES", ()),
+        free_axes=free_axes,
         multiple_of=getattr(family, "MULTIPLE_OF", 1),
         value_range=None if record["range"] is None else tuple(record["range"]),
         normalization=units,
         channels=record["channels"],
-        preparation=record["preparation"],
+        preparation=preparation,
         latent_kind=family.LATENT_KIND,
         tasks=_tasks(family),
         metrics={

@@ -1,0 +1,63 @@
+"""The free-size family (the photo denoiser), smoke-trained and exported, and the bundled model.
+
+The family's own data are photographs from package wheels, which tests never fetch: it is
+smoke-trained on MNIST (it takes any image shape) and exported as a free-size model, served by
+the ``tiles`` adapter at any resolution. The bundled ``photo`` model is checked against its card.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import aeinfer
+from aeinfer.card import read_card
+from aeinfer.train.registry import FAMILIES
+from aeinfer.zoo import MODELS_DIR
+
+FREE = [name for name, f in FAMILIES.items() if getattr(f, "FREE_AXES", ())]
+
+
+def test_the_registry_has_a_free_size_family() -> None:
+    assert FREE == ["photo"]
+
+
+@pytest.mark.parametrize("family", FREE)
+def test_smoke_export_is_a_free_size_tiled_model(
+    family: str, smoke: Callable, tmp_path: Path
+) -> None:
+    model_dir = smoke(family).model_dir
+    card = read_card(model_dir)
+    assert card.data.describe() == "(N, 1, H%2, W%2)" and card.data.free_axes == ("height", "width")
+    assert card.preparation.adapter == "tiles"
+    assert card.preparation.params["margin"] > 0  # the receptive radius, measured at export
+    assert "denoise" in card.tasks
+    assert max(card.provenance["export"]["parity_max_abs_diff"].values()) < 1e-3
+    model = aeinfer.load(model_dir)
+    # Any size in, the same size out, tiles or not; an odd size is padded and cropped back.
+    for size in ((28, 28), (61, 37)):
+        picture = Image.fromarray(np.random.default_rng(0).integers(0, 256, size[::-1], np.uint8))
+        out = model.denoise(picture)
+        assert out.size == size and out.mode == "L"
+    # Tensors of any even size go straight through the graphs.
+    x = np.random.default_rng(1).random((2, 1, 32, 48), dtype=np.float32)
+    assert model.reconstruct(x).shape == (2, 1, 32, 48)
+
+
+def test_bundled_photo_model_denoises_colour_at_its_own_size() -> None:
+    card = read_card(MODELS_DIR / "photo")
+    assert card.data.describe() == "(N, 3, H%2, W%2)" and card.preparation.adapter == "tiles"
+    model = aeinfer.load("photo")
+    rng = np.random.default_rng(0)
+    ys, xs = np.mgrid[0:90, 0:130]
+    clean = np.stack([ys / 90, xs / 130, 0.5 + 0 * ys], -1)  # smooth colour ramps
+    noisy = np.clip(clean + rng.normal(0, 25 / 255, clean.shape), 0, 1)
+    out = np.asarray(model.denoise(Image.fromarray((noisy * 255).round().astype(np.uint8))))
+    assert out.shape == (90, 130, 3)
+    error_in = np.sqrt(np.mean((noisy - clean) ** 2))
+    error_out = np.sqrt(np.mean((out / 255 - clean) ** 2))
+    assert error_out < 0.5 * error_in  # the noise is mostly gone, the colours kept
