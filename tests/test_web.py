@@ -4,10 +4,9 @@
   ``fixtures.json`` — the digit models' (``mnist_digit``) and the ``photo`` model's (``tiles``)
   — within each file's tolerance, in node (``node --test web/test/``) and in the browser; on
   larger pictures than the fixtures hold it matches the Python adapters to float32 rounding,
-  and its Pillow resampling matches Pillow's. While aeinfer's ``mnist_digit`` adapter is newer
-  than the page's JavaScript (:data:`DIGITS_PORTED`), the digit checks are expected failures
-  (strict: they fail once the port makes them pass, to be unmarked) and the page leaves the
-  newer digit models out, saying so.
+  restoring denoised digits (``restore_denoised``) too, and its Pillow resampling matches
+  Pillow's. The page implements aeinfer's newest ``mnist_digit`` and ``tiles`` (js/prep.js's
+  ``VERSIONS``); it would leave newer digit models out, saying so.
 - ``aeinfer web DIR`` writes a site (page, ONNX Runtime Web, fp32 graphs and cards, data) and
   keeps the one rule for existing files; ``aeinfer.web.assets()`` builds one for servers, or
   says in one line how to build ONNX Runtime Web.
@@ -108,16 +107,6 @@ def _page_versions() -> dict[str, int]:
 
 
 PAGE_VERSIONS = _page_versions()
-DIGITS_PORTED = PAGE_VERSIONS["mnist_digit"] >= MnistDigit.version
-"""Whether js/mnist_digit.js follows aeinfer's mnist_digit adapter. The Python adapter prepares
-and restores every digit card as its newest version does, so the page reproduces none of them
-(not even older cards') until it is ported."""
-NOT_PORTED = (
-    f"aeinfer's mnist_digit preparation is at version {MnistDigit.version} (quieted ink location, "
-    "results painted in the input's ink and paper, restore_denoised: adapters/mnist_digit.py, "
-    f"paint.py), the page's JavaScript (js/mnist_digit.js) at {PAGE_VERSIONS['mnist_digit']}"
-)
-digits_ported = pytest.mark.xfail(not DIGITS_PORTED, reason=NOT_PORTED, strict=True)
 
 
 def _photo_dir() -> Path:
@@ -175,6 +164,8 @@ def _picture_case(name: str, image: Image.Image, card: Any) -> dict[str, Any]:
         "input": as_json(picture),
         "prepared": encode_array(prepared.astype(np.float32)),
         "restored": as_json(adapter.restore(prepared, state)),
+        # Not in the bundled fixtures: what `aeinfer denoise` writes (the page's denoised digit).
+        "denoised": as_json(adapter.restore_denoised(prepared, state)),
     }
 
 
@@ -191,8 +182,15 @@ def _larger_pictures() -> list[tuple[str, Image.Image]]:
     big = Image.fromarray(photo_rgb()).resize((1001, 667), Image.Resampling.BICUBIC)
     rgba = Image.fromarray(photo_rgb()).convert("RGBA")
     rgba.putalpha(Image.fromarray((rng.random((200, 300)) * 255).astype(np.uint8)))
+    ink = np.asarray(drawn, np.float64)[..., None] / 255  # 1 paper, 0 ink
+    # Noise of σ 110 levels: the ink is located on a quieted (box-blurred) copy.
+    grainy = np.clip(ink[..., 0] * 255 + rng.normal(0, 110, ink.shape[:2]), 0, 255)
+    blue = ink * (200, 190, 150) + (1 - ink) * (50, 60, 190)  # blue ink on cream paper
+    blue = np.clip(blue + rng.normal(0, 50, blue.shape), 0, 255)
     return [
         ("drawn 280×280", drawn),
+        ("very noisy drawing, grey, 280×280", Image.fromarray(grainy.astype(np.uint8))),
+        ("noisy blue ink on cream, RGB, 280×280", Image.fromarray(blue.astype(np.uint8))),
         ("noisy photo, RGB, 300×200", Image.fromarray(noisy.astype(np.uint8))),
         ("large photo, RGB, 1001×667 (ink located on a shrunk copy)", big),
         ("photo with alpha, RGBA, 300×200", rgba),
@@ -298,10 +296,10 @@ def test_js_tiles_preparation_reproduces_every_fixture(node_run: NodeRun) -> Non
     assert [name for passed, name, todo in results if not passed or todo] == []
 
 
-@digits_ported
 def test_js_digit_preparation_reproduces_every_fixture(node_run: NodeRun) -> None:
-    """The digit models' fixtures and larger drawings and photos of digits (a TODO, and an
-    expected failure, while the page's mnist_digit is older than aeinfer's)."""
+    """The digit models' fixtures and larger drawings and photos of digits (restored, and
+    restored denoised): no TODO, every case passes."""
+    assert PAGE_VERSIONS["mnist_digit"] >= MnistDigit.version
     assert node_run.run.returncode == 0, node_run.run.stdout[-4000:]
     results = node_run.results("mnist_digit")
     assert len(results) == node_run.expected["mnist_digit"] >= 12
@@ -614,7 +612,6 @@ def test_decoder_in_the_page_equals_python(page: Page) -> None:
     assert page.errors == []
 
 
-@digits_ported
 @browser_test
 def test_drawn_digit_comes_back_as_the_cli_makes_it(page: Page, tmp_path: Path) -> None:
     pad = page.page.locator("#draw canvas.pad")
@@ -784,7 +781,6 @@ def test_js_tiles_preparation_in_the_browser_reproduces_every_fixture(page: Page
 
 
 @browser_test
-@digits_ported
 def test_js_digit_preparation_in_the_browser_reproduces_every_fixture(page: Page) -> None:
     _fixtures_in_the_browser(page, "mnist_digit")
 

@@ -1,8 +1,9 @@
 // The page's preparation (infer/web/page/js/prep.js) against the Python adapters: every case of
 // every fixtures.json — the bundled models', and any named in AEINFER_FIXTURES (paths joined by
-// the platform's delimiter) — prepared and restored within the file's own tolerance. A card whose
-// preparation the page does not implement (a newer version) is run as a TODO test: reported,
-// and not ok, without failing the run.
+// the platform's delimiter) — prepared and restored within the file's own tolerance, and restored
+// denoised (the adapter's restoreDenoised, as `aeinfer denoise` does) where a case holds
+// `denoised` (tests/test_web.py's larger pictures). A card whose preparation the page does not
+// implement (another adapter, or a newer version) fails, saying so.
 //
 //   node --test web/test/
 
@@ -12,12 +13,7 @@ import { delimiter, dirname, join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 
-import {
-  adapterFor,
-  pictureBytes,
-  pictureFromMode,
-  unsupported,
-} from "../../infer/web/page/js/prep.js";
+import { adapterFor, pictureBytes, pictureFromMode } from "../../infer/web/page/js/prep.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const MODELS = join(ROOT, "infer", "models");
@@ -50,9 +46,8 @@ for (const path of fixtureFiles()) {
   const fixtures = JSON.parse(readFileSync(path, "utf8"));
   const card = JSON.parse(readFileSync(join(dirname(path), "card.json"), "utf8"));
   const { prepared_atol: preparedAtol, restored_atol: restoredAtol } = fixtures.tolerance;
-  const todo = unsupported(card) ?? false;
   for (const fixture of fixtures.cases) {
-    test(`${fixtures.model} (${fixtures.adapter}): ${fixture.name}`, { todo }, () => {
+    test(`${fixtures.model} (${fixtures.adapter}): ${fixture.name}`, () => {
       assert.deepEqual(card.preparation.params, fixtures.params, "fixtures made for this card");
       const adapter = adapterFor(card);
       const { mode, width, height } = fixture.input;
@@ -71,6 +66,13 @@ for (const path of fixtureFiles()) {
       );
       const levels = maxDiff(restored.bytes, decode(fixture.restored));
       assert.ok(levels <= restoredAtol, `restored differs by ${levels} levels > ${restoredAtol}`);
+      if (fixture.denoised) {
+        const restore = adapter.restoreDenoised ? "restoreDenoised" : "restore";
+        const denoised = pictureBytes(adapter[restore](expected, shape, state));
+        assert.equal(denoised.mode, fixture.denoised.mode);
+        const off = maxDiff(denoised.bytes, decode(fixture.denoised));
+        assert.ok(off <= restoredAtol, `denoised differs by ${off} levels > ${restoredAtol}`);
+      }
     });
   }
 }

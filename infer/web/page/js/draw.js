@@ -70,7 +70,12 @@ export async function drawing(section, models) {
       const adapter = adapterFor(model.card);
       const { tensor, shape, state } = adapter.prepare(picture);
       const { data } = await model.reconstruct(tensor, shape);
-      const restored = adapter.restore(data, shape, state);
+      // A denoised digit is restored as `aeinfer denoise` does it (the input's own edges where
+      // the model agrees); a reconstruction as `aeinfer reconstruct` does.
+      const denoised = out.task === "denoise" && adapter.restoreDenoised;
+      const restored = (denoised ? adapter.restoreDenoised : adapter.restore).call(
+        adapter, data, shape, state,
+      );
       drawPicture(out.canvas, restored);
       const prepared = Array.from(tensor);
       results[out.task] = { model: model.name, ...pictureBytes(restored), seen: prepared };

@@ -1,11 +1,37 @@
 // mnist_digit: one digit fitted into the MNIST frame and mapped back, as
-// aeinfer/adapters/mnist_digit.py (and aeinfer/adapters/ink.py) do it — composited over white,
-// as grey luma, inverted when the border says dark ink on light paper, uneven light removed
-// (version 2, `flatten` > 0), the ink located on a copy at most ink_grid a side, its box made
-// square, scaled to fit, contrast-stretched and centred by centre of mass; the result scaled
-// back onto the input (a sigmoid contrast keeps upscaled edges crisp, the light put back).
+// aeinfer/adapters/mnist_digit.py (with ink.py and paint.py, ported in paint.js) does it, version
+// 3 — composited over white, as grey luma, inverted when the border says dark ink on light paper,
+// uneven light removed (`flatten` > 0), the ink located on a copy at most ink_grid a side
+// (box-blurred first when it is noisy: `quiet`), standing out from that copy's own paper, its box
+// made square, scaled to fit, contrast-stretched and centred by centre of mass. Results go back
+// onto the input's size as the model's strokes (a sigmoid contrast keeps upscaled edges crisp)
+// painted in the input's own ink over its own lit paper (restore); a denoised result paints the
+// input's own coverage where the model's strokes agree, weighed by the input's noise
+// (restoreDenoised: `detail_prior`, `detail_gain`).
 
-import { clip01, f32, modelPlanes, quantize, roundHalfEven } from "./pictures.js";
+import {
+  clip01,
+  f32,
+  lumaOf,
+  quantize,
+  roundHalfEven,
+  seenPlane,
+} from "./pictures.js";
+import {
+  SUPPORT_LEVEL,
+  boxBlur,
+  coverageOf,
+  guidedCoverage,
+  inkColour,
+  light,
+  maximum,
+  median,
+  median3Mask,
+  paint,
+  paperField,
+  quieted,
+  shrink,
+} from "./paint.js";
 import { resizePlane } from "./resample.js";
 
 const DIGIT_DEFAULTS = {
@@ -19,67 +45,17 @@ const DIGIT_DEFAULTS = {
   ink_grid: 64,
   sharpen_per_scale: 2.0,
   sharpen_max_gain: 12.0,
-  flatten: 0.0,
+  flatten: 0.17,
+  detail_prior: 0.3,
+  detail_gain: 12.0,
+  quiet: 4.0,
 };
 
-const maximum = (values) => values.reduce((a, b) => Math.max(a, b), -Infinity);
-
-/** numpy's median of float32 values. */
-function median(values) {
-  const sorted = Float32Array.from(values).sort();
-  const half = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[half] : f32(f32(sorted[half - 1] + sorted[half]) / 2);
-}
-
-/** A k×k neighbourhood reduction of a plane, edges replicated (Pillow's expand before its rank
- * filters; numpy's edge padding), in double precision. */
-function neighbourhood(values, w, h, k, reduce, initial) {
-  const r = k >> 1;
-  const out = new Float64Array(values.length);
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      let acc = initial;
-      for (let dy = -r; dy <= r; dy++) {
-        const row = Math.min(Math.max(y + dy, 0), h - 1) * w;
-        for (let dx = -r; dx <= r; dx++) {
-          acc = reduce(acc, values[row + Math.min(Math.max(x + dx, 0), w - 1)]);
-        }
-      }
-      out[y * w + x] = acc;
-    }
-  }
-  return out;
-}
-
-/** Pillow's 3×3 median of a 0/1 mask (ImageFilter.MedianFilter(3)): a majority vote. */
-const median3 = (mask, w, h) =>
-  Uint8Array.from(neighbourhood(mask, w, h, 3, (a, b) => a + b, 0), (n) => (n >= 5 ? 1 : 0));
-
-/** The plane area-averaged to at most `grid` pixels a side (itself if already small). */
-function shrink(gray, w, h, grid) {
-  const factor = Math.max(1.0, Math.max(h, w) / grid);
-  if (factor === 1.0) return { small: gray, sw: w, sh: h };
-  const sw = Math.max(1, roundHalfEven(w / factor));
-  const sh = Math.max(1, roundHalfEven(h / factor));
-  return { small: resizePlane(gray, w, h, sw, sh, "box"), sw, sh };
-}
-
-/** The mean over a (2r+1)² window, edges repeated (ink.box_blur). */
-const boxBlur = (values, w, h, r) =>
-  Float32Array.from(
-    r < 1 ? values : neighbourhood(values, w, h, 2 * r + 1, (a, b) => a + b, 0),
-    (v) => (r < 1 ? v : v / (2 * r + 1) ** 2),
+/** The picture composited over white paper, one float32 plane per channel (Picture.over). */
+const overWhite = (picture) =>
+  Array.from({ length: picture.channels }, (_, c) =>
+    seenPlane(picture, c, Array(picture.channels).fill(1.0)),
   );
-
-/** The paper's light on the shrunk copy: a grey opening of k pixels, smoothed (ink.light); null
- * when the copy is too small for an opening larger than a stroke. */
-function light(small, w, h, fraction) {
-  const k = Math.max(3, roundHalfEven(fraction * Math.max(w, h))) | 1;
-  if (Math.min(w, h) <= k) return null;
-  const eroded = neighbourhood(small, w, h, k, Math.min, Infinity);
-  const opened = neighbourhood(eroded, w, h, k, Math.max, -Infinity);
-  return boxBlur(opened, w, h, k >> 1);
-}
 
 export class MnistDigit {
   constructor(params) {
@@ -105,31 +81,42 @@ export class MnistDigit {
     return ring;
   }
 
+  /** (N per channel) the border ring of each of a picture's planes. */
+  rings(planes, w, h) {
+    return planes.map((plane) => this.border(plane, w, h));
+  }
+
   /** { tensor: Float32Array (1·1·frame·frame), shape, state } for a picture. */
   prepare(picture) {
     const p = this.params;
     const { width: w, height: h } = picture;
-    let gray = modelPlanes(picture, 1, [1.0])[0].map(clip01);
+    const values = overWhite(picture).map((plane) => plane.map(clip01));
+    let gray = values.length === 1 ? values[0] : lumaOf(values);
     const ring = this.border(gray, w, h);
     const inverted = ring.reduce((a, b) => a + b, 0) / ring.length > 0.5;
     if (inverted) gray = gray.map((v) => f32(1 - v));
-    let { small, sw, sh } = shrink(gray, w, h, p.ink_grid);
+    const shrunk = shrink(gray, w, h, p.ink_grid);
+    const { sw, sh } = shrunk;
+    let small = quieted(shrunk.small, sw, sh, p.ink_threshold, p.quiet);
     const lighting = p.flatten > 0 ? light(small, sw, sh, p.flatten) : null;
-    let shading = null;
+    const framed = w === p.frame && h === p.frame;
     if (lighting) {
       const level = median(this.border(lighting, sw, sh));
       small = small.map((v, i) => f32(f32(v - lighting[i]) + level));
-      shading = resizePlane(lighting, sw, sh, w, h, "bicubic").map((v) => f32(v - level));
-      gray = gray.map((v, i) => clip01(f32(v - shading[i])));
+      if (!framed) {
+        // MNIST's own frame goes to the model as it is (only polarity).
+        const shading = resizePlane(lighting, sw, sh, w, h, "bicubic");
+        gray = gray.map((v, i) => clip01(f32(v - f32(shading[i] - level))));
+      }
     }
     const background = median(this.border(gray, w, h));
     const shape = [1, 1, p.frame, p.frame];
-    if (w === p.frame && h === p.frame) {
-      const state = { picture, gray, inverted, shading, background, fitted: false, notes: [] };
+    if (framed) {
+      const state = { picture, gray, inverted, background, fitted: false, notes: [] };
       return { tensor: Float32Array.from(gray), shape, state };
     }
     const notes = [];
-    let bbox = this.inkBox(small, sw, sh, background, w, h);
+    let bbox = this.inkBox(small, sw, sh, w, h);
     if (bbox === null) {
       notes.push("no ink found: whole image used");
       bbox = [0, 0, w, h];
@@ -149,27 +136,27 @@ export class MnistDigit {
       for (let x = 0; x < p.fit; x++) digit[(oy + y) * p.frame + ox + x] = crop[y * p.fit + x];
     }
     const state = {
-      picture, gray, inverted, shading, box, offset: [ox, oy], background,
+      picture, gray, inverted, box, offset: [ox, oy], background,
       levels: [black, white], fitted: true, notes,
     };
     return { tensor: digit, shape, state };
   }
 
   /** (left, top, right, bottom) in input pixels of the ink on the shrunk copy, or null: pixels
-   * standing out from the paper by ink_threshold and ink_fraction of the strongest, specks
-   * removed by a 3×3 median (unless that erases everything). */
-  inkBox(small, sw, sh, background, w, h) {
+   * standing out from the copy's own paper (its border's median) by ink_threshold and
+   * ink_fraction of the strongest, specks removed by a 3×3 median (unless that erases all). */
+  inkBox(small, sw, sh, w, h) {
     const p = this.params;
-    const bg = f32(background);
-    const excess = small.map((v) => f32(v - bg));
+    const paper = median(this.border(small, sw, sh));
+    const excess = small.map((v) => f32(v - paper));
     const peak = maximum(excess);
-    if (peak <= p.ink_threshold) return null;
     const threshold = f32(Math.max(p.ink_threshold, p.ink_fraction * peak));
     let mask = Uint8Array.from(excess, (v) => (v > threshold ? 1 : 0));
     if (Math.min(sw, sh) >= 3) {
-      const cleaned = median3(mask, sw, sh);
+      const cleaned = median3Mask(mask, sw, sh);
       if (cleaned.some((v) => v)) mask = cleaned;
     }
+    if (peak <= p.ink_threshold) return null;
     let [c0, c1, r0, r1] = [sw, -1, sh, -1];
     for (let y = 0; y < sh; y++) {
       for (let x = 0; x < sw; x++) {
@@ -211,47 +198,82 @@ export class MnistDigit {
     return [place(sx), place(sy)];
   }
 
-  /** A (1, 1, frame, frame) result mapped back onto the input's size, polarity and channels. */
+  /** A (1, 1, frame, frame) result mapped back onto the input's size and channels, the model's
+   * strokes painted in the input's ink over its lit paper (alpha, if the input had one, is made
+   * opaque: strokes may move). */
   restore(result, shape, state) {
+    return this.restoreWith(result, state, false);
+  }
+
+  /** As restore, but the strokes painted are the input's own where the model agrees with them
+   * (what `aeinfer denoise` writes). */
+  restoreDenoised(result, shape, state) {
+    return this.restoreWith(result, state, true);
+  }
+
+  restoreWith(result, state, guided) {
     const p = this.params;
     const digit = Float32Array.from(result, clip01);
     const { picture } = state;
     const { width, height } = picture;
-    let gray;
+    let planes;
     if (!state.fitted) {
-      gray = digit;
+      // The frame as it is: the model's own pixels, in grey.
+      const gray = state.inverted ? digit.map((v) => f32(1 - v)) : digit;
+      planes = Array(picture.channels).fill(gray);
     } else {
-      let [left, top, right] = state.box;
-      const [ox, oy] = state.offset;
-      const [black, white] = state.levels;
-      const scale = (right - left) / p.fit;
-      left -= roundHalfEven(ox * scale);
-      top -= roundHalfEven(oy * scale);
-      const side = roundHalfEven(p.frame * scale);
-      const ink = this.sharpen(resizePlane(digit, p.frame, p.frame, side, side).map(clip01), scale);
-      const low = f32(black);
-      const span = f32(white - black);
-      gray = new Float32Array(width * height).fill(state.background);
-      const [x0, y0] = [Math.max(left, 0), Math.max(top, 0)];
-      const [x1, y1] = [Math.min(left + side, width), Math.min(top + side, height)];
-      for (let y = y0; y < y1; y++) {
-        for (let x = x0; x < x1; x++) {
-          gray[y * width + x] = f32(low + f32(ink[(y - top) * side + x - left] * span));
-        }
+      const { strokes, scale } = this.strokes(digit, state);
+      const values = overWhite(picture);
+      const reach = Math.max(1, roundHalfEven(scale));
+      const bare = Uint8Array.from(
+        boxBlur(strokes.map((v) => (v > f32(SUPPORT_LEVEL) ? 1 : 0)), width, height, reach),
+        (v) => (v === 0 ? 1 : 0),
+      );
+      const paper = paperField(
+        values, this.rings(values, width, height), state.inverted, width, height, p.ink_grid,
+        p.flatten, bare,
+      );
+      const white = state.levels[1];
+      const fallback = Array(values.length).fill(state.inverted ? 1.0 - white : white);
+      const ink = inkColour(values, strokes, fallback);
+      let coverage = strokes;
+      if (guided) {
+        const observed = coverageOf(values, paper, ink);
+        coverage = guidedCoverage(
+          observed, strokes, width, height, p.detail_prior, p.detail_gain, reach,
+        );
       }
+      planes = paint(paper, ink, coverage);
     }
-    const { shading } = state;
-    if (shading) gray = gray.map((v, i) => clip01(f32(v + shading[i]))); // the light put back
-    if (state.inverted) gray = gray.map((v) => f32(1 - v));
     const n = width * height;
-    const pixels = new Uint8Array(n * picture.channels);
-    for (let i = 0; i < n; i++) {
-      const v = quantize(gray[i]);
-      for (let c = 0; c < picture.channels; c++) pixels[i * picture.channels + c] = v;
+    const channels = picture.channels;
+    const pixels = new Uint8Array(n * channels);
+    for (let c = 0; c < channels; c++) {
+      for (let i = 0; i < n; i++) pixels[i * channels + c] = quantize(planes[c][i]);
     }
-    // Alpha, if the input had one, is made opaque: strokes may move.
     const alpha = picture.alpha ? new Uint8Array(n).fill(255) : null;
-    return { width, height, channels: picture.channels, pixels, alpha };
+    return { width, height, channels, pixels, alpha };
+  }
+
+  /** The model's strokes as coverage at the input's size (the whole frame scaled back around
+   * the fitted box, edges kept crisp), and the scale from frame to input. */
+  strokes(digit, state) {
+    const p = this.params;
+    const { width, height } = state.picture;
+    let [left, top, right] = state.box;
+    const [ox, oy] = state.offset;
+    const scale = (right - left) / p.fit;
+    left -= roundHalfEven(ox * scale);
+    top -= roundHalfEven(oy * scale);
+    const side = roundHalfEven(p.frame * scale);
+    const up = this.sharpen(resizePlane(digit, p.frame, p.frame, side, side).map(clip01), scale);
+    const strokes = new Float32Array(width * height);
+    const [x0, y0] = [Math.max(left, 0), Math.max(top, 0)];
+    const [x1, y1] = [Math.min(left + side, width), Math.min(top + side, height)];
+    for (let y = y0; y < y1; y++) {
+      for (let x = x0; x < x1; x++) strokes[y * width + x] = up[(y - top) * side + x - left];
+    }
+    return { strokes, scale };
   }
 
   /** Crisp edges for a result scaled up by `scale`: normalised ink, then a sigmoid curve. */

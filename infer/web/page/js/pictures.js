@@ -79,7 +79,7 @@ export function pictureToRGBA(picture) {
 }
 
 /** One channel as seen on `paper` (alpha composited): float32 in [0, 1] (seen_plane). */
-function seenPlane(picture, channel, paper) {
+export function seenPlane(picture, channel, paper) {
   const { width, height, channels, pixels, alpha } = picture;
   const n = width * height;
   const plane = new Float32Array(n);
@@ -100,7 +100,7 @@ const paperFor = (paper, channels) =>
   paper.length === 1 ? Array(channels).fill(paper[0]) : paper;
 
 /** Luma of three planes, as numpy sums LUMA[k] * plane[k] in float32. */
-function lumaOf(planes, clipFirst = false) {
+export function lumaOf(planes, clipFirst = false) {
   const n = planes[0].length;
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) {

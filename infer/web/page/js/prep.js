@@ -17,7 +17,7 @@ export { MnistDigit, Tiles };
 
 const ADAPTERS = { mnist_digit: MnistDigit, tiles: Tiles };
 /** The newest version of each adapter's parameters the page reads (as aeinfer's adapters). */
-export const VERSIONS = { mnist_digit: 2, tiles: 1 };
+export const VERSIONS = { mnist_digit: 3, tiles: 1 };
 
 /** Why the page cannot prepare inputs for a card (an adapter it does not implement, or a newer
  * version of one), or null when it can. */
