@@ -119,10 +119,11 @@ def _load(
     return pipeline(loaded)
 
 
-def _progress_callback(inputs: list[Path], label: str) -> tuple[Any, Any]:
-    """A rich progress bar on stderr when there are many inputs (or a folder) and stderr is a
-    terminal (a bar in a log file is noise), else nothing."""
-    if len(inputs) <= PROGRESS_THRESHOLD and not any(path.is_dir() for path in inputs):
+def _progress_callback(inputs: list[Path] | list[str], label: str) -> tuple[Any, Any]:
+    """A rich progress bar on stderr when there are many inputs (or a folder, or a URI) and
+    stderr is a terminal (a bar in a log file is noise), else nothing."""
+    many = len(inputs) > PROGRESS_THRESHOLD or any("://" in str(item) for item in inputs)
+    if not many and not any(Path(item).is_dir() for item in inputs):
         return contextlib.nullcontext(), None
     from rich.console import Console
     from rich.progress import Progress
@@ -237,10 +238,68 @@ DENOISE_MODEL_HELP = (
 )
 
 
+RAY_HELP = (
+    "Run on a Ray cluster (needs 'aeinfer[ray]'): 'local' starts one on this machine, 'auto' "
+    "joins the one `ray start` made (or $RAY_ADDRESS), or an address (ray://head:10001). "
+    "Inputs and -o may then be URIs (s3://bucket/photos)."
+)
+ACTORS_HELP = "With --ray: actors in the pool [default: one per CPU of the cluster]."
+GPUS_HELP = "With --ray: GPUs per actor (each actor then runs on CUDA)."
+URI_INPUTS_HELP = f"{INPUTS_HELP} With --ray, URIs too (s3://bucket/photos)."
+
+
+def _ray() -> Any:
+    return typer.Option(None, "--ray", metavar="ADDRESS", help=RAY_HELP, show_default=False)
+
+
+def _actors() -> Any:
+    return typer.Option(None, "--actors", min=1, help=ACTORS_HELP, show_default=False)
+
+
+def _gpus() -> Any:
+    return typer.Option(0.0, "--gpus-per-actor", min=0.0, help=GPUS_HELP)
+
+
+def _cluster(address: str, actors: int | None, gpus: float, device: Device) -> Any:
+    """The Ray settings of a command; ``--device cuda`` gives each actor a GPU."""
+    from aeinfer.cluster import Cluster
+
+    if device is Device.cuda and gpus == 0:
+        gpus = 1.0
+    return Cluster(address=address, actors=actors, gpus_per_actor=gpus)
+
+
+def _ray_map(
+    inputs: list[str], output: str | None, tag: str, work: Any, settings: Any, overwrite: bool
+) -> JobReport:
+    """A per-file job (denoise, reconstruct --per-file) on Ray, with a progress bar."""
+    from aeinfer import cluster
+
+    bar, callback = _progress_callback(inputs, f"{work.task} on Ray")
+    with bar:
+        return cluster.map_files(
+            inputs, output, tag, work, settings, overwrite=overwrite, progress=callback
+        )
+
+
+def _paths(inputs: list[str]) -> list[Path]:
+    """Inputs as paths, for the single-machine jobs (URIs only travel to Ray)."""
+    uris = [item for item in inputs if "://" in item]
+    if uris:
+        raise InputError(f"{uris[0]}: URIs are read on a Ray cluster; add --ray local (or ADDRESS)")
+    return [Path(item) for item in inputs]
+
+
+def _out_path(output: str | None) -> Path | None:
+    if output is not None and "://" in output:
+        raise OutputError(f"{output}: URIs are written on a Ray cluster; add --ray local")
+    return None if output is None else Path(output)
+
+
 @app.command()
 def denoise(
-    inputs: list[Path] = typer.Argument(..., help=INPUTS_HELP, show_default=False),
-    output: Path | None = typer.Option(
+    inputs: list[str] = typer.Argument(..., help=URI_INPUTS_HELP, show_default=False),
+    output: str | None = typer.Option(
         None,
         "-o",
         "--output",
@@ -255,6 +314,9 @@ def denoise(
     as_json: bool = typer.Option(
         False, "--json", help="Print JSON: each input, its output and the model that made it."
     ),
+    ray: str | None = _ray(),
+    actors: int | None = _actors(),
+    gpus_per_actor: float = _gpus(),
 ) -> None:
     """Denoise photos, scans, digits or signals; each result has its input's size and kind."""
     with _errors():
@@ -262,11 +324,24 @@ def denoise(
         from aeinfer.jobs import DENOISED_TAG, map_files
         from aeinfer.zoo import bundled_names
 
-        sources, target = _sources(inputs), _target(output)
+        auto_route = model == AUTO and PHOTO_MODEL in bundled_names()
+        if ray is not None:
+            from aeinfer import cluster
+
+            first = DENOISE_MODEL if model == AUTO else model
+            work = cluster.Work(
+                DENOISE, first, precision.value, force, PHOTO_MODEL if auto_route else None
+            )
+            settings = _cluster(ray, actors, gpus_per_actor, device)
+            report = _ray_map(inputs, output, DENOISED_TAG, work, settings, overwrite)
+            _denoise_report(report, as_json, auto_route)
+            return
+        paths = _paths(inputs)
+        sources, target = _sources(paths), _target(_out_path(output))
         route = None
         if model == AUTO:
             pipe = _load(DENOISE_MODEL, device, precision)
-            if PHOTO_MODEL in bundled_names():
+            if auto_route:
                 route = _load(PHOTO_MODEL, device, Precision["fp32"], quiet=True)
         else:
             pipe = _load(model, device, precision)
@@ -276,12 +351,16 @@ def denoise(
                 pipe, sources, target, DENOISED_TAG, task=DENOISE, overwrite=overwrite,
                 progress=callback, force=force, route=route,
             )  # fmt: skip
-        if as_json:
-            typer.echo(json.dumps(_job_json(report), indent=2))
-        elif route is not None:
-            for record in report.records:
-                _say(f"aeinfer: {record['input']} → {record['output']} ({record['model']})")
-        _finish(report, "denoised")
+        _denoise_report(report, as_json, route is not None)
+
+
+def _denoise_report(report: JobReport, as_json: bool, routed: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(_job_json(report), indent=2))
+    elif routed:
+        for record in report.records:
+            _say(f"aeinfer: {record['input']} → {record['output']} ({record['model']})")
+    _finish(report, "denoised")
 
 
 def _job_json(report: JobReport) -> dict[str, Any]:
@@ -295,8 +374,8 @@ def _job_json(report: JobReport) -> dict[str, Any]:
 
 @app.command()
 def reconstruct(
-    inputs: list[Path] = typer.Argument(..., help=INPUTS_HELP, show_default=False),
-    output: Path | None = typer.Option(
+    inputs: list[str] = typer.Argument(..., help=URI_INPUTS_HELP, show_default=False),
+    output: str | None = typer.Option(
         None,
         "-o",
         "--output",
@@ -315,6 +394,9 @@ def reconstruct(
         help="One result per input: the original and its reconstruction side by side at the "
         "input's size (a signal's reconstruction in its own format).",
     ),
+    ray: str | None = _ray(),
+    actors: int | None = _actors(),
+    gpus_per_actor: float = _gpus(),
 ) -> None:
     """Show originals beside their reconstructions: one sheet, or one result per input.
 
@@ -322,10 +404,22 @@ def reconstruct(
     signals plotted).
     """
     with _errors():
-        from aeinfer.jobs import reconstruct_files
+        from aeinfer.jobs import RECONSTRUCTED_TAG, reconstruct_files
         from aeinfer.zoo import default_model
 
-        sources, target = _sources(inputs), _target(output)
+        if ray is not None:
+            from aeinfer import cluster
+            from aeinfer.card import RECONSTRUCT
+
+            if not per_file:
+                raise InputError("--ray writes one result per input: add --per-file")
+            name = model or default_model(RECONSTRUCT_MODEL)
+            work = cluster.Work(RECONSTRUCT, name, precision.value, force, side_by_side=True)
+            settings = _cluster(ray, actors, gpus_per_actor, device)
+            report = _ray_map(inputs, output, RECONSTRUCTED_TAG, work, settings, overwrite)
+            _finish(report, "reconstructed")
+            return
+        sources, target = _sources(_paths(inputs)), _target(_out_path(output))
         pipe = _load(model or default_model(RECONSTRUCT_MODEL), device, precision)
         bar, callback = _progress_callback(inputs, "reconstructing")
         with bar:
@@ -346,13 +440,16 @@ def reconstruct(
 
 @app.command()
 def score(
-    inputs: list[Path] = typer.Argument(..., help=INPUTS_HELP, show_default=False),
+    inputs: list[str] = typer.Argument(..., help=URI_INPUTS_HELP, show_default=False),
     model: str | None = typer.Option(None, "--model", "-m", help=FALLBACK_HELP),
     device: Device = typer.Option(Device.auto, "--device", help=DEVICE_HELP),
     precision: Precision = typer.Option(Precision["fp32"], "--precision", help=PRECISION_HELP),
     as_json: bool = typer.Option(
         False, "--json", help="Print JSON: the scores and the reference distribution."
     ),
+    ray: str | None = _ray(),
+    actors: int | None = _actors(),
+    gpus_per_actor: float = _gpus(),
 ) -> None:
     """Anomaly score per input (reconstruction error), with its percentile in the card's
     reference distribution.
@@ -364,11 +461,22 @@ def score(
         from aeinfer.jobs import score_files
         from aeinfer.zoo import default_model
 
-        sources = _sources(inputs)
-        pipe = _load(model or default_model(RECONSTRUCT_MODEL), device, precision)
+        name = model or default_model(RECONSTRUCT_MODEL)
         bar, callback = _progress_callback(inputs, "scoring")
-        with bar:
-            report = score_files(pipe, sources, progress=callback)
+        if ray is not None:
+            from aeinfer import cluster
+            from aeinfer.card import SCORE
+
+            work = cluster.Work(SCORE, name, precision.value)
+            with bar:
+                report = cluster.score_files(
+                    inputs, work, _cluster(ray, actors, gpus_per_actor, device), progress=callback
+                )
+        else:
+            sources = _sources(_paths(inputs))
+            pipe = _load(name, device, precision)
+            with bar:
+                report = score_files(pipe, sources, progress=callback)
         _print_scores(report, as_json)
 
 
@@ -546,17 +654,24 @@ def scatter(
 
 @app.command()
 def encode(
-    inputs: list[Path] = typer.Argument(..., help=INPUTS_HELP, show_default=False),
+    inputs: list[str] = typer.Argument(..., help=URI_INPUTS_HELP, show_default=False),
     output: Path = typer.Option(
-        ..., "-o", "--output", help="Where to write the codes (.npy; '-': .npy bytes to stdout)."
+        ...,
+        "-o",
+        "--output",
+        help="Where to write the codes: x.npy (one array), x.parquet (rows of path, item, code; "
+        "a bad input is reported and the rest written), or '-' (.npy bytes to stdout).",
     ),
     model: str = typer.Option(DENOISE_MODEL, "--model", "-m", help=MODEL_HELP),
     device: Device = typer.Option(Device.auto, "--device", help=DEVICE_HELP),
     precision: Precision = typer.Option(Precision["fp32"], "--precision", help=PRECISION_HELP),
     overwrite: bool = _overwrite(),
     force: bool = _force(),
+    ray: str | None = _ray(),
+    actors: int | None = _actors(),
+    gpus_per_actor: float = _gpus(),
 ) -> None:
-    """Encode inputs to codes (.npy), one row per item.
+    """Encode inputs to codes (.npy or .parquet), one row per item.
 
     Rows are in input order (folders sorted); a signal file holding (N, C, T) gives N rows; a
     variational model's code is its posterior mean.
@@ -564,12 +679,30 @@ def encode(
     with _errors():
         from aeinfer.jobs import encode_files
 
-        sources, target = _sources(inputs), _target(output)
-        report = encode_files(
-            _load(model, device, precision), sources, target, overwrite=overwrite, force=force
-        )
+        bar, callback = _progress_callback(inputs, "encoding")
+        if ray is not None:
+            from aeinfer import cluster
+            from aeinfer.card import ENCODE
+
+            work = cluster.Work(ENCODE, model, precision.value, force)
+            with bar:
+                report = cluster.encode_table(
+                    inputs, output, work, _cluster(ray, actors, gpus_per_actor, device),
+                    overwrite=overwrite, progress=callback,
+                )  # fmt: skip
+        else:
+            sources, target = _sources(_paths(inputs)), _target(output)
+            with bar:
+                report = encode_files(
+                    _load(model, device, precision), sources, target, overwrite=overwrite,
+                    force=force, progress=callback,
+                )  # fmt: skip
         shape = report.detail.get("shape")
         _done(report, f"encoded {report.processed} input(s) → {_where(output)} {shape}")
+        for _, message in report.failed:
+            _say(f"aeinfer: error: {message}")
+        if report.failed:
+            raise typer.Exit(EXIT_ERROR)
 
 
 @app.command()

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from aeinfer import tasks
+from aeinfer import codes_table, tasks
 from aeinfer.atomic import npy_bytes
 from aeinfer.card import DENOISE, RECONSTRUCT
 from aeinfer.errors import AeinferError, InputError
@@ -89,16 +89,21 @@ def strip_picture(pipe: tasks.Pipeline, items: np.ndarray) -> Image.Image:
 
 
 def codes_from_bytes(data: bytes, label: str) -> np.ndarray:
-    """Codes from the bytes of a ``.npy`` file, with one-line errors for anything else."""
+    """Codes from the bytes of a ``.npy`` file or of a codes table (``encode -o x.parquet``),
+    with one-line errors for anything else."""
     from aeinfer.signals import NPY_MAGIC, ZIP_MAGIC
 
     if not data:
         raise InputError(f"{label}: empty file")
+    if data.startswith(codes_table.PARQUET_MAGIC):
+        return codes_table.read(data, label)[0]
     if data.startswith(ZIP_MAGIC):
         raise InputError(f"{label}: holds several arrays (.npz); expected one .npy array")
     # Without the header numpy falls back to unpickling and blames pickles; say what is wrong.
     if not data.startswith(NPY_MAGIC):
-        raise InputError(f"{label}: not a .npy array (no NumPy header; codes are .npy files)")
+        raise InputError(
+            f"{label}: not a .npy array or a codes table (codes are .npy or .parquet files)"
+        )
     try:
         return np.load(io.BytesIO(data), allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:

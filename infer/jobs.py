@@ -16,6 +16,7 @@ instead (the CLI passes stdout for ``-o -``), and where inputs are named, the by
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
-from aeinfer import exchange, tasks
+from aeinfer import codes_table, exchange, tasks
 from aeinfer.atomic import npy_bytes, write_bytes_atomic
 from aeinfer.card import DENOISE, IMAGE, RECONSTRUCT
 from aeinfer.errors import InputError, OutputError
@@ -387,13 +388,20 @@ def encode_files(
     *,
     overwrite: bool = False,
     force: bool = False,
+    progress: Progress | None = None,
 ) -> JobReport:
     """Encode all inputs into one ``.npy`` of shape (N, *latent), rows in input order
     (folders sorted; a signal file holding a batch gives a row per item). Any bad input fails
-    the whole job before anything is written (a missing row would misalign the rest)."""
+    the whole job before anything is written (a missing row would misalign the rest).
+    ``-o codes.parquet`` writes a codes table instead (:func:`encode_table`)."""
+    if isinstance(output, Path) and codes_table.is_parquet(output):
+        return encode_table(
+            pipe, inputs, output, overwrite=overwrite, force=force, progress=progress
+        )
     if isinstance(output, Path) and output.suffix.lower() != NPY:
         raise OutputError(
-            f"{output}: codes are written as .npy; name the file *.npy (or -o - for stdout)"
+            f"{output}: codes are written as .npy or .parquet; name the file *.npy or "
+            "*.parquet (or -o - for .npy to stdout)"
         )
     report = JobReport()
     if exists(output, overwrite, report):
@@ -403,6 +411,53 @@ def encode_files(
     report.processed = len(sources)
     report.detail.update(shape=tuple(codes.shape), rows=rows)
     write(npy_bytes(codes), output, report, inputs=paths, overwrite=True)
+    return report
+
+
+def encode_table(
+    pipe: tasks.Pipeline,
+    inputs: Sources,
+    output: Path,
+    *,
+    overwrite: bool = False,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> JobReport:
+    """Encode all inputs into a codes table (:mod:`aeinfer.codes_table`): one row
+    ``(path, item, code)`` per item, in input order. Rows are keyed by path, so a bad input is
+    reported and the rest still written (as in the per-file jobs); nothing is written when no
+    input could be encoded. All codes must share one shape (one size for free-size models)."""
+    report = JobReport()
+    if exists(output, overwrite, report):
+        return report
+    sources, labels, paths = _files(pipe, inputs)
+    with contextlib.ExitStack() as stack:
+        sink, shape = None, None
+        outcomes = tasks.encode_each(pipe, sources, labels, force=force)
+        for count, outcome in enumerate(outcomes, 1):
+            if isinstance(outcome, tasks.Failed):
+                report.failed.append((Path(outcome.label), outcome.message))
+            elif sink is not None and outcome.output.shape[1:] != shape:
+                report.failed.append(
+                    (Path(outcome.label), f"{outcome.label}: its code has shape "
+                     f"{outcome.output.shape[1:]}, the table's {shape}; encode it on its own")
+                )  # fmt: skip
+            else:
+                if sink is None:
+                    shape = outcome.output.shape[1:]
+                    table_schema = codes_table.schema(pipe.card.name, shape)
+                    sink = stack.enter_context(
+                        codes_table.writer(output, table_schema, paths, overwrite=overwrite)
+                    )
+                sink.write_table(codes_table.rows(outcome.label, outcome.output, table_schema))
+                report.processed += 1
+                report.detail["rows"] = report.detail.get("rows", 0) + len(outcome.output)
+            if progress is not None:
+                progress(count, len(sources))
+        if sink is None:
+            return report
+    report.detail["shape"] = (report.detail["rows"], *shape)
+    report.written.append(output)
     return report
 
 
@@ -570,6 +625,7 @@ __all__ = [
     "ScoreReport",
     "decode_file",
     "encode_files",
+    "encode_table",
     "map_files",
     "map_one",
     "read_codes",

@@ -73,7 +73,9 @@ class Model:
     Most users get one through :func:`aeinfer.load`, which adds file-level calls on top.
     """
 
-    def __init__(self, card: Card, device: str = "auto", precision: str = FP32) -> None:
+    def __init__(
+        self, card: Card, device: str = "auto", precision: str = FP32, threads: int | None = None
+    ) -> None:
         self._card = card
         self._precision = check_precision(card, precision)
         sessions: dict[str, Any] = {}
@@ -89,7 +91,7 @@ class Model:
                 raise ModelIntegrityError(
                     f"{path}: sha256 does not match the model card (truncated or modified file)"
                 )
-            session, placement = create_session(data, device, str(path))
+            session, placement = create_session(data, device, str(path), threads)
             spec = card.encoder if role == "encoder" else card.decoder
             problems = graph_problems(spec, session.get_inputs(), session.get_outputs())
             said = card_from_metadata(session.get_modelmeta().custom_metadata_map)
@@ -448,18 +450,23 @@ def check_precision(card: Card, precision: str) -> str:
     return precision
 
 
-_CACHE: dict[tuple[str, str, str], Model] = {}
+_CACHE: dict[tuple[str, str, str, int | None], Model] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def load_model(name_or_path: str | Path, device: str = "auto", precision: str = FP32) -> Model:
+def load_model(
+    name_or_path: str | Path,
+    device: str = "auto",
+    precision: str = FP32,
+    threads: int | None = None,
+) -> Model:
     """The tensor-level :class:`Model` of a bundled name or a model directory, cached per
-    (directory, device, precision). Most users want :func:`aeinfer.load` instead."""
+    (directory, device, precision, threads). Most users want :func:`aeinfer.load` instead."""
     directory = resolve(name_or_path)
-    key = (str(directory), device, precision)
+    key = (str(directory), device, precision, threads)
     with _CACHE_LOCK:
         if key not in _CACHE:
-            _CACHE[key] = Model(read_card(directory), device, precision)
+            _CACHE[key] = Model(read_card(directory), device, precision, threads)
         return _CACHE[key]
 
 

@@ -141,29 +141,36 @@ def _requested(device: str, available: list[str]) -> tuple[str, ...]:
     return (CPU_PROVIDER,)
 
 
-def session_options(ort: ModuleType) -> Any:
+def session_options(ort: ModuleType, threads: int | None = None) -> Any:
     """The SessionOptions every aeinfer session uses (``ort`` is the onnxruntime module).
 
-    One intra-op thread per usable core and spinning off (see SPIN_CONFIG); the rest are ONNX
-    Runtime's defaults, kept because they measured best (docs/benchmarks.md, denoise on 2
-    cores): all graph optimizations (without the NCHWc layout transform the convolutions take
-    2× as long), the memory arena (without it batch 1024 is 1.8× slower) and the memory
-    pattern (no difference), sequential execution (the parallel executor is 1.7-2.5× slower on
-    these chain-shaped graphs, and adds ~8 ms to a batch-1 call).
+    ``threads`` intra-op threads (default: one per usable core; a Ray actor passes the CPUs
+    Ray gave it, so that actors sharing a node do not oversubscribe it) and spinning off (see
+    SPIN_CONFIG); the rest are ONNX Runtime's defaults, kept because they measured best
+    (docs/benchmarks.md, denoise on 2 cores): all graph optimizations (without the NCHWc
+    layout transform the convolutions take 2× as long), the memory arena (without it batch
+    1024 is 1.8× slower) and the memory pattern (no difference), sequential execution (the
+    parallel executor is 1.7-2.5× slower on these chain-shaped graphs, and adds ~8 ms to a
+    batch-1 call).
     """
     options = ort.SessionOptions()
     options.log_severity_level = ORT_LOG_ERROR
-    options.intra_op_num_threads = cpu_threads()
+    if threads is not None and threads < 1:
+        raise ValueError(f"threads must be at least 1, got {threads}")
+    options.intra_op_num_threads = threads or cpu_threads()
     options.add_session_config_entry(SPIN_CONFIG, SPIN_OFF)
     return options
 
 
-def create_session(model_bytes: bytes, device: str, label: str) -> tuple[Any, Placement]:
-    """An InferenceSession for ``model_bytes`` on ``device``, with what it really obtained."""
+def create_session(
+    model_bytes: bytes, device: str, label: str, threads: int | None = None
+) -> tuple[Any, Placement]:
+    """An InferenceSession for ``model_bytes`` on ``device`` (``threads`` intra-op threads on
+    the CPU, default one per usable core), with what it really obtained."""
     check_device(device)
     ort = import_runtime()
     requested = _requested(device, ort.get_available_providers())
-    options = session_options(ort)
+    options = session_options(ort, threads)
     try:
         session = ort.InferenceSession(model_bytes, options, providers=list(requested))
     except (RuntimeError, ValueError) as exc:  # ORT's InvalidProtobuf / Fail derive from these

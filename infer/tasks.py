@@ -76,11 +76,7 @@ class Pipeline:
     @property
     def input_suffixes(self) -> frozenset[str]:
         """Suffixes of the files this model reads (and may write) when folders are walked."""
-        if self.modality == IMAGE:
-            return IMAGE_SUFFIXES
-        from aeinfer.signals import SIGNAL_SUFFIXES
-
-        return SIGNAL_SUFFIXES
+        return input_suffixes(self.modality)
 
     def read(self, source: Source, label: str | None = None) -> Raw:
         """A user's input as the adapter's raw form: a Picture or a Signal."""
@@ -89,6 +85,15 @@ class Pipeline:
         from aeinfer.signals import read_signal
 
         return read_signal(source, label)
+
+
+def input_suffixes(modality: str) -> frozenset[str]:
+    """Suffixes of the files a model of ``modality`` reads when folders are walked."""
+    if modality == IMAGE:
+        return IMAGE_SUFFIXES
+    from aeinfer.signals import SIGNAL_SUFFIXES
+
+    return frozenset(SIGNAL_SUFFIXES)
 
 
 def pipeline(model: Model) -> Pipeline:
