@@ -20,6 +20,7 @@ from aeinfer.card import Card
 from aeinfer.export.onnx_export import ScoreData, Tolerance, export_pair
 from aeinfer.export.runner import ort_available
 from aeinfer.export.variants import VARIANTS, VariantData, add_variants
+from aeinfer.quality import NOISE_FACTOR
 from aeinfer.train.data import load_dataset, normalized, spec_from_dict
 from aeinfer.train.families.base import primary_metric
 from aeinfer.train.trainer import load_checkpoint, machine_description, rebuild, to_layout
@@ -136,8 +137,17 @@ def export_checkpoint(
         calibration=dataset.train[:CALIBRATION_ITEMS].astype(np.float32),
         evaluation=held_out.astype(np.float32),
         evaluation_split=split,
+        noise=eval_noise_factor(family, cfg),
     )
     return add_variants(out_dir, data, primary, machine=machine_description(), precisions=variants)
+
+
+def eval_noise_factor(family: Any, cfg: Any) -> float:
+    """The noise factor (on [0, 1]) a family is judged at: its ``eval_noise_factor(cfg)``, its
+    config's ``eval_noise``, or the zoo's 0.5."""
+    if hasattr(family, "eval_noise_factor"):
+        return float(family.eval_noise_factor(cfg))
+    return float(getattr(cfg, "eval_noise", NOISE_FACTOR))
 
 
 def _tasks(family: Any) -> list[str]:

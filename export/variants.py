@@ -50,7 +50,7 @@ from aeinfer.card import (
 from aeinfer.errors import ExportError
 from aeinfer.export.onnx_export import stamp, swap_into_place
 from aeinfer.model import Model
-from aeinfer.quality import measure
+from aeinfer.quality import NOISE_FACTOR, measure
 
 VARIANTS = (FP16, INT8)
 CONVOLUTIONS = frozenset({"Conv", "ConvTranspose"})
@@ -75,6 +75,8 @@ class VariantData:
     calibration: np.ndarray
     evaluation: np.ndarray
     evaluation_split: str
+    noise: float = NOISE_FACTOR
+    """The noise factor of ``psnr_noisy_db`` (the family's evaluation noise)."""
 
 
 def _unshare_initializers(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -341,7 +343,7 @@ def _measure(card: Card, data: VariantData, primary: str, machine: str) -> dict[
     """Each variant's metrics, cost and speed against fp32, measured in one run."""
     precisions = tuple(p for p in card.precisions if p != FP32)
     models = {p: Model(card, "cpu", p) for p in (FP32, *precisions)}
-    metrics = {p: measure(model, data.evaluation) for p, model in models.items()}
+    metrics = {p: measure(model, data.evaluation, noise=data.noise) for p, model in models.items()}
     speed = _throughput(models, data.evaluation)
     measured: dict[str, Any] = {}
     for precision in precisions:

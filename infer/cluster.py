@@ -370,6 +370,9 @@ class Rows:
     """The input rows of a job and what planning had to say."""
 
     rows: list[dict[str, str | None]] = field(default_factory=list)
+    parquet: list[str] = field(default_factory=list)
+    """Parquet files (or folders of them) whose rows are inputs: columns ``path`` and
+    ``bytes`` (a file's bytes), as ``ray.data.read_binary_files(include_paths=True)`` gives."""
     failed: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
@@ -384,13 +387,18 @@ def _card(model: str) -> Any:
 
 
 def _listed(inputs: Sequence[str], suffixes: frozenset[str]) -> Rows:
-    """Every input file (local or URI) as a row without a target: encode, score."""
+    """Every input file (local or URI) as a row without a target (encode, score, results as
+    Parquet rows); Parquet inputs are read by Ray."""
     from aeinfer.inputs import expand_inputs
 
     out = Rows()
     for item in inputs:
         try:
-            if is_uri(item):
+            if codes_table.is_parquet(item.rstrip("/")):
+                if not is_uri(item) and not Path(item).exists():
+                    raise InputError(f"{item}: no such file or directory")
+                out.parquet.append(item)
+            elif is_uri(item):
                 out.rows.extend({"path": f, "target": None} for f, _ in _list_uri(item, suffixes))
             else:
                 found = expand_inputs([Path(item)], suffixes)
@@ -479,20 +487,35 @@ def _stream(rows: Rows, work: Work, cluster: Cluster, progress: Progress | None)
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True  # rows come back in input order
     context.enable_progress_bars = False
-    if not rows.rows:
-        return
+    parts = []
     blocks = max(1, -(-len(rows.rows) // cluster.batch_size))
-    dataset = ray.data.from_items(rows.rows, override_num_blocks=blocks)
+    if rows.rows:
+        parts.append(ray.data.from_items(rows.rows, override_num_blocks=blocks))
     cpus = int(ray.cluster_resources().get("CPU", 1))
+    slots = max(1, cpus // cluster.cpus_per_actor)
+    if rows.parquet:
+        read = ray.data.read_parquet(rows.parquet, columns=["path", "bytes"])
+        blocks += max(1, -(-read.count() // cluster.batch_size))
+        if slots > 1:
+            # The read's tasks need a CPU of their own: a fixed pool holding every CPU would
+            # starve the read that feeds it (a deadlock seen on 2 CPUs), so one slot is left.
+            slots -= 1
+        else:
+            read = read.materialize()  # one CPU: read everything first, then run the pool
+        parts.append(read)
+    if not parts:
+        return
+    dataset = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
+    total = dataset.count()
     # No more actors than batches: an idle actor would only hold a model in memory.
-    actors = min(cluster.actors or max(1, cpus // cluster.cpus_per_actor), blocks)
+    actors = min(cluster.actors or slots, slots if rows.parquet else cpus, blocks)
     sized = replace(cluster, actors=actors)
     seen: set[str] = set()
     for batch in build(dataset, work, sized).iter_batches(batch_format="pyarrow", batch_size=None):
         yield batch
         seen.update(batch.column("path").to_pylist())
         if progress is not None:
-            progress(len(seen), len(rows.rows))
+            progress(len(seen), total)
 
 
 def map_files(
@@ -505,28 +528,87 @@ def map_files(
     overwrite: bool = False,
     progress: Progress | None = None,
 ) -> Any:
-    """:func:`aeinfer.jobs.map_files` on a Ray cluster: the same outputs, names and report."""
+    """:func:`aeinfer.jobs.map_files` on a Ray cluster: the same outputs, names and report.
+    With ``output`` naming a ``.parquet`` file, results are rows ``(path, model, result)``
+    (the output file's bytes) instead, and Parquet inputs are accepted."""
     from aeinfer.jobs import JobReport
     from aeinfer.tasks import input_suffixes
 
     modality = _card(work.model).data.modality
+    if output is not None and codes_table.is_parquet(output):
+        return _results_table(inputs, Path(output), work, cluster, overwrite, progress)
+    if any(codes_table.is_parquet(item.rstrip("/")) for item in inputs):
+        raise OutputError("Parquet inputs give Parquet rows: pass -o RESULTS.parquet")
     planned = _planned(inputs, output, tag, modality, input_suffixes(modality), overwrite)
     report = JobReport(notes=list(planned.notes))
     report.failed = [(Path(p), m) for p, m in planned.failed]
     report.skipped = [Path(t) for t in planned.skipped]
-    for batch in _stream(planned, work, cluster, progress):
-        for row in batch.select(
-            ["path", "target", "status", "message", "model", "notes"]
-        ).to_pylist():
+    for row in _rows(_stream(planned, work, cluster, progress)):
+        if row["status"] == FAILED:
+            report.failed.append((Path(row["path"]), row["message"]))
+            continue
+        report.processed += 1
+        report.notes.extend(f"{row['path']}: {note}" for note in row["notes"] or ())
+        report.written.append(Path(row["target"]))
+        report.records.append(
+            {"input": row["path"], "output": row["target"], "model": row["model"]}
+        )
+    return report
+
+
+def _rows(batches: Iterable[Any]) -> Iterable[dict[str, Any]]:
+    for batch in batches:
+        yield from batch.to_pylist()
+
+
+def results_schema() -> Any:
+    """Rows of a per-file job written as Parquet: the input, the model, the output's bytes."""
+    pa = codes_table.import_pyarrow()
+    return pa.schema([("path", pa.string()), ("model", pa.string()), ("result", pa.binary())])
+
+
+def _results_table(
+    inputs: Sequence[str],
+    output: Path,
+    work: Work,
+    cluster: Cluster,
+    overwrite: bool,
+    progress: Progress | None,
+) -> Any:
+    """A per-file job whose results go into one Parquet table, written by the driver as the
+    rows stream in (moved into place at the end; nothing partial is left)."""
+    import contextlib
+
+    import pyarrow as pa
+
+    from aeinfer.jobs import JobReport, exists
+    from aeinfer.tasks import input_suffixes
+
+    report = JobReport()
+    if exists(output, overwrite, report):
+        return report
+    listed = _listed(inputs, input_suffixes(_card(work.model).data.modality))
+    report.failed = [(Path(p), m) for p, m in listed.failed]
+    local_inputs = [Path(str(r["path"])) for r in listed.rows if not is_uri(str(r["path"]))]
+    with contextlib.ExitStack() as stack:
+        sink = None
+        for row in _rows(_stream(listed, work, cluster, progress)):
             if row["status"] == FAILED:
                 report.failed.append((Path(row["path"]), row["message"]))
                 continue
+            if sink is None:
+                sink = stack.enter_context(
+                    codes_table.writer(output, results_schema(), local_inputs, overwrite=overwrite)
+                )
+            table = {"path": [row["path"]], "model": [row["model"]], "result": [row["result"]]}
+            sink.write_table(pa.table(table, schema=results_schema()))
             report.processed += 1
             report.notes.extend(f"{row['path']}: {note}" for note in row["notes"] or ())
-            report.written.append(Path(row["target"]))
             report.records.append(
-                {"input": row["path"], "output": row["target"], "model": row["model"]}
+                {"input": row["path"], "output": str(output), "model": row["model"]}
             )
+    if report.processed:
+        report.written.append(output)
     return report
 
 

@@ -6,7 +6,9 @@ agree up to parity error and the random draw of noise or latent samples:
 
 - ``bce``: mean per-pixel binary cross-entropy, log clamped at 1e-7 as Keras does;
 - ``mse``: mean per-pixel squared error; ``psnr_db``: mean over images of 10·log10(1/MSE);
-- ``psnr_noisy_db``: PSNR of reconstruct(x + 0.5·N(0, 1), clipped) against clean x (denoising);
+- ``psnr_noisy_db``: PSNR of reconstruct(x + f·N(0, 1), clipped) against clean x (denoising;
+  f = ``noise``, 0.5 for the digit zoo, σ 25/255 for the photo denoiser; reported as
+  ``noise_factor``);
 - ``mean_code``: mean |code| (the Keras blog's sparsity figure);
 - ``neg_elbo``: for variational models, per-image summed BCE of one reparameterised sample
   plus KL(q(z|x) ‖ N(0, I)), in nats.
@@ -53,18 +55,22 @@ def neg_elbo(model: Model, images: np.ndarray, rng: np.random.Generator) -> floa
     return float((rec + kl).mean())
 
 
-def measure(model: Model, images: np.ndarray, seed: int = 0) -> dict[str, float]:
-    """All metrics of ``model`` (the tensor-level model) on ``images`` in [0, 1]."""
+def measure(
+    model: Model, images: np.ndarray, seed: int = 0, noise: float = NOISE_FACTOR
+) -> dict[str, float]:
+    """All metrics of ``model`` (the tensor-level model) on ``images`` in [0, 1], the noisy
+    ones with noise factor ``noise``."""
     rng = np.random.default_rng(seed)
     images = model.check_items(images)
     recon = model.reconstruct(images)
-    noisy = add_noise(images, NOISE_FACTOR, rng)
+    noisy = add_noise(images, noise, rng)
     out = {
         "bce": float(bce_per_pixel(recon, images).mean()),
         "mse": float(((recon - images) ** 2).mean()),
         "psnr_db": float(psnr_per_image(recon, images).mean()),
         "psnr_noisy_db": float(psnr_per_image(model.reconstruct(noisy), images).mean()),
         "psnr_input_db": float(psnr_per_image(noisy, images).mean()),
+        "noise_factor": noise,
     }
     if model.is_variational:
         out["neg_elbo"] = neg_elbo(model, images, rng)

@@ -11,6 +11,11 @@ tiled up to that size), best of three after a warm-up:
   ``scripts/build_zoo.py --families photo``), on the whole picture as one tensor, no grad;
 - BM3D (``bm3d.bm3d_rgb``) on a 256×256 crop (it is slow), scaled to MP/s.
 
+Beside each rate: the GFLOP/s it reaches (convolutions counted by forward hooks on the torch
+modules) and its share of the GEMM ceiling (``bench_throughput.gemm_ceiling``: a 2048² fp32
+matrix product in torch on the same threads), and the tensor-level model on the whole picture
+as one tensor, to show what the tiles cost.
+
 Then a 12-megapixel PNG (4000×3000, the noisy picture tiled) is denoised from its file and
 written back by a child process, whose wall time and peak resident memory (``ru_maxrss``)
 are printed: the tiles keep memory bounded.
@@ -28,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 from bench_machine import machine  # scripts/ is on sys.path when run as a script
+from bench_throughput import gemm_ceiling
 from PIL import Image
 
 import aeinfer
@@ -64,7 +70,32 @@ def picture(side: int) -> Image.Image:
     return Image.fromarray((noisy * 255).round().astype(np.uint8))
 
 
-def torch_eager(checkpoint: Path, image: Image.Image) -> float | None:
+def conv_gflop(encoder: object, decoder: object, x: object) -> float:
+    """GFLOP (2 per multiply-add) of the convolutions of one pass over ``x``, counted with
+    forward hooks: the work the graphs do, whatever runs them."""
+    import torch
+
+    total = [0]
+
+    def count(module: torch.nn.Conv2d, _: object, out: torch.Tensor) -> None:
+        k = module.kernel_size[0] * module.kernel_size[1]
+        total[0] += out.numel() * k * module.in_channels // module.groups
+
+    hooks = [
+        m.register_forward_hook(count)  # type: ignore[arg-type]
+        for part in (encoder, decoder)
+        for m in part.modules()  # type: ignore[attr-defined]
+        if isinstance(m, torch.nn.Conv2d)
+    ]
+    with torch.no_grad():
+        decoder(encoder(x))  # type: ignore[operator]
+    for hook in hooks:
+        hook.remove()
+    return 2 * total[0] / 1e9
+
+
+def torch_eager(checkpoint: Path, image: Image.Image) -> tuple[float, float] | None:
+    """(seconds, GFLOP) of torch eager on ``image`` as one tensor, from the checkpoint."""
     if not checkpoint.is_file():
         print(f"torch eager: {checkpoint} not found (make it with scripts/build_zoo.py)")
         return None
@@ -86,7 +117,7 @@ def torch_eager(checkpoint: Path, image: Image.Image) -> float | None:
         with torch.no_grad():
             decoder(encoder(x))
 
-    return best(run)
+    return best(run), conv_gflop(encoder, decoder, x)
 
 
 def main() -> None:
@@ -100,20 +131,36 @@ def main() -> None:
     for precision in aeinfer.load("photo").precisions:
         model = aeinfer.load("photo", precision=precision)
         rows[f"aeinfer {precision}"] = megapixels / best(lambda m=model: m.denoise(image))
+    # The tensor-level model on the whole picture as one tensor: what the tiles cost.
+    whole = aeinfer.load("photo").model
+    x = np.asarray(image, np.float32).transpose(2, 0, 1)[None] / 255.0
+    rows["fp32, whole picture in one call (no tiles)"] = megapixels / best(
+        lambda: whole.reconstruct(x)
+    )
     eager = torch_eager(args.checkpoint, image)
+    gflop = None
     if eager is not None:
-        rows["torch eager fp32"] = megapixels / eager
+        rows["torch eager fp32"] = megapixels / eager[0]
+        gflop = eager[1]
     import bm3d
 
     crop = np.asarray(image, np.float32)[:256, :256] / 255.0
     rows["BM3D (256² crop)"] = 0.065536 / best(lambda: bm3d.bm3d_rgb(crop, 25 / 255), 1)
     host = machine()
+    ceiling = gemm_ceiling()
     print(f"{args.side}×{args.side} RGB, {host.cpu}, {host.cores} cores")
-    print("| method | MP/s | × torch eager |")
-    print("|---|---:|---:|")
+    if gflop is not None:
+        print(
+            f"convolutions: {gflop / megapixels:.1f} GFLOP per megapixel; GEMM ceiling (torch "
+            f"2048² fp32 matmul, same threads) {ceiling:.0f} GFLOP/s"
+        )
+    print("| method | MP/s | × torch eager | GFLOP/s | % of GEMM ceiling |")
+    print("|---|---:|---:|---:|---:|")
     for name, rate in rows.items():
         ratio = rate / rows["torch eager fp32"] if "torch eager fp32" in rows else float("nan")
-        print(f"| {name} | {rate:.3f} | {ratio:.2f} |")
+        flops = "-" if gflop is None or "BM3D" in name else f"{rate * gflop / megapixels:.0f}"
+        share = "-" if flops == "-" else f"{100 * float(flops) / ceiling:.0f}%"
+        print(f"| {name} | {rate:.3f} | {ratio:.2f} | {flops} | {share} |")
     with tempfile.TemporaryDirectory() as tmp:
         # The 12 MP file is written here; the child only reads it, denoises and writes the PNG.
         source = Path(tmp) / "big.png"

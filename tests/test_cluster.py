@@ -219,3 +219,30 @@ def test_command_line_with_ray(folder: Path, tmp_path: Path) -> None:
     assert_one_error(sheet, "--per-file")
     uri = invoke("denoise", f"file://{folder}", "-o", tmp_path / "x")
     assert_one_error(uri, "--ray")
+
+
+def test_parquet_rows_in_and_out(folder: Path, tmp_path: Path) -> None:
+    """Files as Parquet rows (path, bytes) in; results as Parquet rows out."""
+    pa = pytest.importorskip("pyarrow")
+    files = sorted(p for p in (folder / "more").iterdir())
+    table = pa.table({"path": [p.name for p in files], "bytes": [p.read_bytes() for p in files]})
+    pq.write_table(table, tmp_path / "inputs.parquet")
+    out = tmp_path / "denoised.parquet"
+    many = cluster.map_files(
+        [str(tmp_path / "inputs.parquet")], str(out), "denoised", _routed_work(), SMALL
+    )
+    assert many.written == [out] and many.processed == 4 and not many.failed
+    rows = _table(out)
+    assert [r["path"] for r in rows] == [p.name for p in files]
+    one = jobs.map_files(
+        _single(DENOISE, "denoise"), [folder / "more"], tmp_path / "one", "denoised",
+        route=_single(DENOISE, "photo"),
+    )  # fmt: skip
+    assert [r["result"] for r in rows] == [t.read_bytes() for t in one.written]
+    codes = cluster.encode_table(
+        [str(tmp_path / "inputs.parquet")], tmp_path / "codes.parquet",
+        cluster.Work(ENCODE, "conv", force=True), SMALL,
+    )  # fmt: skip
+    assert codes.detail["shape"] == (4, 8, 4, 4)
+    refused = invoke("denoise", tmp_path / "inputs.parquet", "-o", tmp_path / "x", "--ray", "local")
+    assert_one_error(refused, "-o RESULTS.parquet")
