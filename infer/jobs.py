@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import numpy as np
 
 from aeinfer import codes_table, exchange, tasks
-from aeinfer.atomic import npy_bytes, write_bytes_atomic
+from aeinfer.atomic import input_keys, npy_bytes, write_bytes_atomic
 from aeinfer.card import DENOISE, IMAGE, RECONSTRUCT
 from aeinfer.errors import InputError, OutputError
 from aeinfer.inputs import expand_inputs, plan_outputs
@@ -99,7 +99,7 @@ def write(
     output: Output,
     report: JobReport,
     *,
-    inputs: Sequence[Path] = (),
+    inputs: Sequence[Path] | frozenset[object] = (),
     overwrite: bool = False,
 ) -> None:
     """Write ``data`` to a path atomically (recorded as written) or whole to a stream."""
@@ -181,7 +181,7 @@ def map_files(
         output_suffixes=IMAGE_SUFFIXES if image else pipe.input_suffixes,
     )
     report = JobReport(failed=list(plan.failed), notes=list(plan.notes))
-    every_input = [source for source, _ in plan.pairs]
+    every_input = input_keys([source for source, _ in plan.pairs])
     todo = [
         (source, target) for source, target in plan.pairs if not exists(target, overwrite, report)
     ]

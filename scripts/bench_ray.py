@@ -1,6 +1,6 @@
 """Batch jobs on Ray Data against the single-process job, on the same folder, in one run.
 
-    python scripts/bench_ray.py [--digits 2000] [--photos 16] [--cpus N]
+    python scripts/bench_ray.py [--digits 2000] [--photos 16] [--cpus N] [--data-dir MNIST]
 
 Two folders are made in a temporary directory: ``--digits`` MNIST test digits as 28×28 PNGs
 (denoised by the ``denoise`` model) and ``--photos`` 512×512 noisy crops (σ 25) of the cached
@@ -42,8 +42,8 @@ CLUSTER_CORES = (64, 512)
 """Cluster sizes the paper estimate is printed for."""
 
 
-def _digits(folder: Path, count: int) -> None:
-    split = mnist.load_split("test", None)
+def _digits(folder: Path, count: int, data_dir: Path | None) -> None:
+    split = mnist.load_split("test", data_dir)
     folder.mkdir(parents=True)
     for index, image in enumerate(split.images[:count]):
         Image.fromarray(image).save(folder / f"{index:05d}.png")
@@ -119,13 +119,14 @@ def main() -> None:
     parser.add_argument("--digits", type=int, default=2000)
     parser.add_argument("--photos", type=int, default=16)
     parser.add_argument("--cpus", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--data-dir", type=Path, default=None, help="The MNIST folder.")
     args = parser.parse_args()
     import ray
 
     print("\n".join(machine().describe()))
     scratch = Path(tempfile.mkdtemp(prefix="aeinfer-bench-ray-"))
     try:
-        _digits(scratch / "digits", args.digits)
+        _digits(scratch / "digits", args.digits, args.data_dir)
         _photos(scratch / "photos", args.photos)
         start = time.perf_counter()
         cluster.connect(cluster.LOCAL) if args.cpus == os.cpu_count() else ray.init(

@@ -407,9 +407,12 @@ def test_aeinfer_web_writes_a_site_and_keeps_the_one_rule(
     # The photo model: its fp32 pair (about 1 MB each), its tiles preparation made explicit.
     photo = json.loads((site / "models" / PHOTO_MODEL / "card.json").read_text())
     assert photo["preparation"]["adapter"] == "tiles" and "denoise" in photo["tasks"]
+    stated = json.loads(aeinfer.load(PHOTO_MODEL).card.directory.joinpath("card.json").read_text())
+    # What the bundled card states (margin, tile, batch), plus the adapter's other defaults.
     assert photo["preparation"]["params"] == {
-        "margin": 30, "tile": 256, "batch": 4, "pad": "symmetric", "paper": [1.0],
+        **stated["preparation"]["params"], "pad": "symmetric", "paper": [1.0],
     }  # fmt: skip
+    assert set(stated["preparation"]["params"]) == {"margin", "tile", "batch"}
     for role in ("encoder", "decoder"):
         assert 0.5e6 < (site / "models" / PHOTO_MODEL / f"{role}.onnx").stat().st_size < 1.5e6
 
