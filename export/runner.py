@@ -18,8 +18,6 @@ from typing import Any
 import numpy as np
 import onnx
 
-ORT_LOG_ERROR = 3
-
 
 def ort_available() -> bool:
     """Whether an ONNX Runtime distribution is importable (it is looked up, not imported)."""
@@ -36,9 +34,12 @@ class GraphRunner:
         self.use_ort = ort_available() if use_ort is None else use_ort
         data = proto.SerializeToString()
         if self.use_ort:
+            from aeinfer.session import session_options
+
             ort = importlib.import_module("onnxruntime")
-            options = ort.SessionOptions()
-            options.log_severity_level = ORT_LOG_ERROR
+            # aeinfer's options: in the process-wide pool where there is one (ORT refuses a
+            # session of its own there), else a pool of its own.
+            options = session_options(ort)
             self._session: Any = ort.InferenceSession(
                 data, options, providers=["CPUExecutionProvider"]
             )

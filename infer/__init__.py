@@ -31,6 +31,7 @@ from aeinfer.errors import (
 if TYPE_CHECKING:
     from aeinfer.api import Autoencoder, load
     from aeinfer.model import Model
+    from aeinfer.session import share_threads
     from aeinfer.zoo import list_models
 
 __version__ = "0.1.0"
@@ -55,6 +56,7 @@ __all__ = [
     "__version__",
     "list_models",
     "load",
+    "share_threads",
 ]
 
 _LAZY = {
@@ -62,6 +64,7 @@ _LAZY = {
     "Autoencoder": "aeinfer.api",
     "Model": "aeinfer.model",
     "list_models": "aeinfer.zoo",
+    "share_threads": "aeinfer.session",
 }
 
 

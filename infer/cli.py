@@ -1119,6 +1119,9 @@ def data_verify(
 def main() -> None:
     """Run the command line (the ``aeinfer`` console script enters through
     :func:`aeinfer.__main__.main`, which answers ``--version`` before importing this module)."""
+    from aeinfer.session import prefer_shared_threads
+
+    prefer_shared_threads()  # this process is aeinfer's: its sessions share one pool
     app()
 
 

@@ -56,8 +56,12 @@ WRITTEN, DONE, FAILED = "written", "done", "failed"
 """Row statuses: an output file written, a result returned in the row, an input that failed."""
 PNG = ".png"
 DEFAULT_BATCH = 16
-"""Inputs per ``map_batches`` call: large enough to keep an actor busy between batches, small
-enough that a retried batch (after an actor dies) redoes little."""
+"""Inputs per ``map_batches`` call for fixed-size models: large enough to keep an actor busy
+between batches, small enough that a retried batch (after an actor dies) redoes little."""
+FREE_SIZE_BATCH = 1
+"""Inputs per call for models that take any size (the photo denoiser): each file is a whole
+photograph, seconds of work, so one per batch spreads a folder over every actor (16 photos in
+one 16-file batch kept a second actor idle)."""
 URI_MARK = "://"
 
 
@@ -84,7 +88,9 @@ class Cluster:
     cpus_per_actor: int = 1
     gpus_per_actor: float = 0.0
     """Above 0, each actor runs its model on CUDA (and refuses to start without it)."""
-    batch_size: int = DEFAULT_BATCH
+    batch_size: int | None = None
+    """Inputs per batch; default :data:`DEFAULT_BATCH`, or :data:`FREE_SIZE_BATCH` for a model
+    with free spatial axes (see :func:`batch_size`)."""
 
 
 @dataclass(frozen=True)
@@ -211,10 +217,12 @@ class Worker:
         import ray
 
         from aeinfer.model import load_model
+        from aeinfer.session import prefer_shared_threads
         from aeinfer.tasks import pipeline
 
         cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1.0)
         threads = max(1, int(cpus))
+        prefer_shared_threads()  # an actor's process is aeinfer's: one pool of its CPUs
         self.work = work
         self.pipe = pipeline(load_model(work.model, device, work.precision, threads))
         self.route = (
@@ -327,6 +335,14 @@ def result_schema(task: str) -> Any:
     return pa.schema(common + extra)
 
 
+def batch_size(work: Work, cluster: Cluster) -> int:
+    """The inputs per ``map_batches`` call: the cluster's, else by the model's item shape."""
+    if cluster.batch_size is not None:
+        return cluster.batch_size
+    free = any(size is None for size in _card(work.model).data.shape)
+    return FREE_SIZE_BATCH if free else DEFAULT_BATCH
+
+
 def build(dataset: Any, work: Work, cluster: Cluster = Cluster()) -> Any:
     """The Ray Data pipeline: ``dataset`` (rows with ``path``, and ``bytes`` and ``target``
     where given) mapped over an actor pool running ``work``; a lazy dataset of result rows
@@ -335,7 +351,8 @@ def build(dataset: Any, work: Work, cluster: Cluster = Cluster()) -> Any:
     ray = import_ray()
     if work.task not in TASKS:
         raise InputError(f"unknown task {work.task!r} on Ray; valid: {', '.join(TASKS)}")
-    if cluster.batch_size < 1 or cluster.cpus_per_actor < 1:
+    size = batch_size(work, cluster)
+    if size < 1 or cluster.cpus_per_actor < 1:
         raise InputError("--batch-size and CPUs per actor must be at least 1")
     if cluster.actors is not None and cluster.actors < 1:
         raise InputError(f"--actors must be at least 1, got {cluster.actors}")
@@ -352,7 +369,7 @@ def build(dataset: Any, work: Work, cluster: Cluster = Cluster()) -> Any:
         Worker,
         fn_constructor_kwargs={"work": work, "device": device},
         batch_format="pyarrow",
-        batch_size=cluster.batch_size,
+        batch_size=size,
         compute=pool,
         num_cpus=cluster.cpus_per_actor,
         num_gpus=cluster.gpus_per_actor or None,
@@ -488,14 +505,15 @@ def _stream(rows: Rows, work: Work, cluster: Cluster, progress: Progress | None)
     context.execution_options.preserve_order = True  # rows come back in input order
     context.enable_progress_bars = False
     parts = []
-    blocks = max(1, -(-len(rows.rows) // cluster.batch_size))
+    size = batch_size(work, cluster)
+    blocks = max(1, -(-len(rows.rows) // size))
     if rows.rows:
         parts.append(ray.data.from_items(rows.rows, override_num_blocks=blocks))
     cpus = int(ray.cluster_resources().get("CPU", 1))
     slots = max(1, cpus // cluster.cpus_per_actor)
     if rows.parquet:
         read = ray.data.read_parquet(rows.parquet, columns=["path", "bytes"])
-        blocks += max(1, -(-read.count() // cluster.batch_size))
+        blocks += max(1, -(-read.count() // size))
         if slots > 1:
             # The read's tasks need a CPU of their own: a fixed pool holding every CPU would
             # starve the read that feeds it (a deadlock seen on 2 CPUs), so one slot is left.
@@ -509,7 +527,7 @@ def _stream(rows: Rows, work: Work, cluster: Cluster, progress: Progress | None)
     total = dataset.count()
     # No more actors than batches: an idle actor would only hold a model in memory.
     actors = min(cluster.actors or slots, slots if rows.parquet else cpus, blocks)
-    sized = replace(cluster, actors=actors)
+    sized = replace(cluster, actors=actors, batch_size=size)
     seen: set[str] = set()
     for batch in build(dataset, work, sized).iter_batches(batch_format="pyarrow", batch_size=None):
         yield batch

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from aeinfer import __version__
 from aeinfer.card import read_card
-from aeinfer.session import INSTALL_HINT, ORT_LOG_ERROR, installed_runtimes
+from aeinfer.session import INSTALL_HINT, installed_runtimes, runtime_errors, session_options
 from aeinfer.zoo import MODELS_DIR, bundled_names
 
 # Providers tried for real; others are listed but not started (they need special hardware
@@ -31,13 +31,12 @@ class DoctorReport:
 
 def _probe(ort: object, provider: str, model_bytes: bytes) -> str:
     """Start a session on ``provider`` and say what it really obtained."""
-    options = ort.SessionOptions()  # type: ignore[attr-defined]
-    options.log_severity_level = ORT_LOG_ERROR
+    options = session_options(ort)  # type: ignore[arg-type]
     try:
         session = ort.InferenceSession(  # type: ignore[attr-defined]
             model_bytes, options, providers=[provider]
         )
-    except (RuntimeError, ValueError) as exc:
+    except runtime_errors(ort) as exc:  # type: ignore[arg-type]
         return f"fails to start ({str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r})"
     obtained = session.get_providers()
     if obtained and obtained[0] == provider:

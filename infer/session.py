@@ -12,6 +12,7 @@ import importlib
 import os
 import re
 import sys
+import threading
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -40,13 +41,27 @@ INSTALL_HINT = "pip install 'aeinfer[cpu]' (or 'aeinfer[gpu]' for NVIDIA GPUs)"
 ALLOW_CONFLICT_ENV = "AEINFER_ALLOW_RUNTIME_CONFLICT"
 # ORT's own warnings (e.g. about a provider falling back) are replaced by our checked report.
 ORT_LOG_ERROR = 3
-# Intra-op pool threads busy-wait for work between operators by default. Every session has its
-# own pool, and a model runs two (encoder, then decoder): the idle session's spinning threads
-# then take cores from the busy one. Measured on 2 cores (docs/benchmarks.md), spinning on is
-# 2.4× slower for denoise at batch 64, 1.4× at batch 1024, 3.1× for dense at batch 1024, and
-# within noise at batch 1.
+# Threads. A model runs two sessions, encoder then decoder. With a pool per session (ONNX
+# Runtime's default) either the idle pool's threads busy-wait and take cores from the busy one
+# (spinning on: 1.4-2.4× slower for denoise at batch 64-1024, 3.1× for dense at batch 1024), or,
+# with spinning off (what a pool per session uses here), every operator pays for waking a
+# sleeping thread (the vae's 2-wide GEMMs take 0.36 ms instead of 0.1). One process-wide pool
+# (ONNX Runtime's global thread pool), spinning as ONNX Runtime defaults, has neither cost:
+# scripts/bench_threads.py on 2 cores measured it 1.0-3.8× faster (vae batch 1: 3.8×, dense
+# batch 1024: 1.3×; docs/benchmarks.md). But once that pool exists, ONNX Runtime refuses every
+# session in the process that does not use it, the caller's own included; so only a process
+# aeinfer owns makes it by itself (the aeinfer command, a Ray actor: prefer_shared_threads),
+# and an application opts in with share_threads().
 SPIN_CONFIG = "session.intra_op.allow_spinning"
 SPIN_OFF = "0"
+INTER_OP_THREADS = 1
+"""Sequential execution never uses the inter-op pool; one thread is the least it takes."""
+SHARED_ELSEWHERE = -1
+"""The process-wide pool was made by other code in this process: its size is not known."""
+_shared_lock = threading.Lock()
+_shared_threads: int | None = None
+"""The process-wide pool's size once it exists (SHARED_ELSEWHERE: made by other code)."""
+_shared_wanted = False
 
 
 def _normalized(name: str) -> str:
@@ -103,6 +118,22 @@ def import_runtime() -> ModuleType:
         raise RuntimeMissingError(f"ONNX Runtime is not installed: {INSTALL_HINT}") from exc
 
 
+def runtime_errors(ort: ModuleType) -> tuple[type[BaseException], ...]:
+    """What ONNX Runtime raises: its own exception classes (Fail, InvalidProtobuf, … derive
+    from Exception alone, not from RuntimeError) and the Python ones its wrapper raises."""
+    state = getattr(getattr(ort, "capi", None), "onnxruntime_pybind11_state", None)
+    own = (
+        [
+            value
+            for value in vars(state).values()
+            if isinstance(value, type) and issubclass(value, Exception)
+        ]
+        if state is not None
+        else []
+    )
+    return (RuntimeError, ValueError, *own)
+
+
 def cpu_threads() -> int:
     """Threads of ONNX Runtime's intra-op pool on the CPU: the cores this process may use."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -144,22 +175,61 @@ def _requested(device: str, available: list[str]) -> tuple[str, ...]:
 def session_options(ort: ModuleType, threads: int | None = None) -> Any:
     """The SessionOptions every aeinfer session uses (``ort`` is the onnxruntime module).
 
-    ``threads`` intra-op threads (default: one per usable core; a Ray actor passes the CPUs
-    Ray gave it, so that actors sharing a node do not oversubscribe it) and spinning off (see
-    SPIN_CONFIG); the rest are ONNX Runtime's defaults, kept because they measured best
-    (docs/benchmarks.md, denoise on 2 cores): all graph optimizations (without the NCHWc
-    layout transform the convolutions take 2× as long), the memory arena (without it batch
-    1024 is 1.8× slower) and the memory pattern (no difference), sequential execution (the
-    parallel executor is 1.7-2.5× slower on these chain-shaped graphs, and adds ~8 ms to a
-    batch-1 call).
+    Where the process-wide pool exists (:func:`share_threads`), the session runs in it (and
+    ``threads`` is that pool's business). Otherwise a pool of its own of ``threads`` intra-op
+    threads (default: one per usable core; a Ray actor passes the CPUs Ray gave it, so that
+    actors sharing a node do not oversubscribe it), spinning off (see SPIN_CONFIG). The rest
+    are ONNX Runtime's defaults, kept because they measured best (docs/benchmarks.md, denoise
+    on 2 cores): all graph optimizations (without the NCHWc layout transform the convolutions
+    take 2× as long), the memory arena (without it batch 1024 is 1.8× slower) and the memory
+    pattern (no difference), sequential execution (the parallel executor is 1.7-2.5× slower on
+    these chain-shaped graphs, and adds ~8 ms to a batch-1 call).
     """
     options = ort.SessionOptions()
     options.log_severity_level = ORT_LOG_ERROR
     if threads is not None and threads < 1:
         raise ValueError(f"threads must be at least 1, got {threads}")
+    if _shared_threads is not None:
+        options.use_per_session_threads = False
+        return options
     options.intra_op_num_threads = threads or cpu_threads()
     options.add_session_config_entry(SPIN_CONFIG, SPIN_OFF)
     return options
+
+
+def share_threads(threads: int | None = None) -> int:
+    """Run every ONNX Runtime session of this process in one pool of ``threads`` intra-op
+    threads (default: one per usable core), and return its size (``SHARED_ELSEWHERE`` where
+    other code made it first). Call it before sessions are made; from then on ONNX Runtime
+    refuses any session in the process that does not use the pool (set
+    ``use_per_session_threads = False`` on your own, or make them through
+    :func:`session_options`). Calling it again changes nothing."""
+    global _shared_threads
+    size = threads or cpu_threads()
+    if size < 1:
+        raise ValueError(f"threads must be at least 1, got {size}")
+    with _shared_lock:
+        if _shared_threads is None:
+            ort = import_runtime()
+            try:
+                ort.set_global_thread_pool_sizes(size, INTER_OP_THREADS)
+                _shared_threads = size
+            except runtime_errors(ort):  # Fail: "Global thread pools have already been created"
+                _shared_threads = SHARED_ELSEWHERE
+        return _shared_threads
+
+
+def prefer_shared_threads() -> None:
+    """For a process aeinfer owns (the command line, a Ray actor): its first session makes the
+    process-wide pool (:func:`share_threads`, sized by that session's threads). Imports
+    nothing, so the command line can say it before it knows whether it will run a model."""
+    global _shared_wanted
+    _shared_wanted = True
+
+
+def shared_threads() -> int | None:
+    """The process-wide pool's size, ``SHARED_ELSEWHERE``, or None where there is none."""
+    return _shared_threads
 
 
 def create_session(
@@ -170,10 +240,12 @@ def create_session(
     check_device(device)
     ort = import_runtime()
     requested = _requested(device, ort.get_available_providers())
+    if _shared_wanted:
+        share_threads(threads)
     options = session_options(ort, threads)
     try:
         session = ort.InferenceSession(model_bytes, options, providers=list(requested))
-    except (RuntimeError, ValueError) as exc:  # ORT's InvalidProtobuf / Fail derive from these
+    except runtime_errors(ort) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelIntegrityError(
             f"{label}: ONNX Runtime cannot load this graph ({first})"

@@ -58,9 +58,11 @@ IMPORT_GROUPS = 14
 US_PER_MS = 1e3
 FLOOR_LABEL = 'floor: python -c "import onnxruntime, numpy, PIL"'
 TIMEOUT_S = 300
+SCRIPTS = Path(__file__).resolve().parent
 
 TORCH_SCRIPT = '''\
-"""denoise one image with torch eager: the job `aeinfer denoise` does, on the checkpoint."""
+"""denoise one image with torch eager: the job `aeinfer denoise` does, on the checkpoint
+(or, given "fresh", on fresh weights of the card's architecture: the same work)."""
 import sys
 from pathlib import Path
 
@@ -73,8 +75,15 @@ from aeinfer.pictures import picture_bytes, read_picture
 from aeinfer.train.trainer import load_checkpoint, rebuild, to_layout
 from aeinfer.zoo import resolve
 
-family, _, encoder, decoder = rebuild(load_checkpoint(Path(sys.argv[1])))
-adapter = adapter_for(read_card(resolve("denoise")))  # the preparation `aeinfer denoise` uses
+card = read_card(resolve("denoise"))
+if sys.argv[1] == "fresh":  # no checkpoint: the card's architecture, fresh weights
+    sys.path.insert(0, sys.argv[4])
+    from graph_modules import modules_of_card
+
+    family, encoder, decoder = modules_of_card(card)
+else:
+    family, _, encoder, decoder = rebuild(load_checkpoint(Path(sys.argv[1])))
+adapter = adapter_for(card)  # the preparation `aeinfer denoise` uses
 items, state = adapter.prepare(read_picture(Path(sys.argv[2])))
 with torch.inference_mode():
     x = torch.as_tensor(items, dtype=torch.float32)
@@ -163,8 +172,17 @@ def commands(work: Path, checkpoint: Path) -> list[Command]:
             [sys.executable, "-c", "import onnxruntime, numpy, PIL"],
         ),
         Command(
-            "torch: rebuild denoise from checkpoint, one image, write PNG",
-            [sys.executable, str(script), str(checkpoint), "one.png", "torch-out.png"],
+            "torch: rebuild denoise from checkpoint, one image, write PNG"
+            if checkpoint.is_file()
+            else "torch: build denoise (fresh weights), one image, write PNG",
+            [
+                sys.executable,
+                str(script),
+                str(checkpoint) if checkpoint.is_file() else "fresh",
+                "one.png",
+                "torch-out.png",
+                str(SCRIPTS),
+            ],
             work / "torch-out.png",
         ),
         Command("aeinfer --version", [aeinfer, "--version"]),
@@ -247,7 +265,7 @@ def main() -> None:
     args = parser.parse_args()
     checkpoint = args.checkpoint.resolve()
     if not checkpoint.is_file():
-        raise SystemExit(f"{checkpoint}: no denoise checkpoint (pass --checkpoint)")
+        print(f"{checkpoint}: no checkpoint; torch runs fresh weights", file=sys.stderr)
 
     with tempfile.TemporaryDirectory(prefix="aeinfer-coldstart-") as tmp:
         work = Path(tmp)

@@ -99,7 +99,7 @@ def _compare(label: str, folder: Path, model: str, cpus: int, scratch: Path) -> 
             str(target),
             "denoised",
             work,
-            cluster.Cluster(actors=actors, batch_size=32),
+            cluster.Cluster(actors=actors),  # the default batch size, as a user gets
         )
         seconds = time.perf_counter() - start
         assert len(report.written) == items, report.failed[:3]

@@ -4,16 +4,18 @@
         [--batches 1 64 1024] [--rounds 8] [--round-seconds 0.25] [--json OUT.json]
         [--profile-ops] [--variants]
 
-For every bundled model whose training checkpoint exists (``<runs>/<family>/last.pt``), the same
-weights run end to end (encoder then decoder, items (N, 1, 28, 28) float32 in, items out) two
-ways: ``aeinfer.load(name, device="cpu").reconstruct(x)`` and, under ``torch.inference_mode()``,
-``decoder(encoder(to_layout(x)))`` on the modules rebuilt from the checkpoint, with the layout
-conversion and the conversion back to numpy in both, so they do the same work. Before timing,
-both outputs must agree within 1e-4. A bundled graph exported from other weights than the
-checkpoint (e.g. a placeholder) is re-exported from the checkpoint into a temporary folder with
-aeinfer's exporter (same architecture and graph, the bundled card's item, range, preparation,
-latent kind and tasks), and that folder is timed; the report says so (``--no-reexport`` skips such
-models instead).
+For every bundled model, the same weights run end to end (encoder then decoder, items
+(N, 1, 28, 28) float32 in, items out) two ways: ``aeinfer.load(name, device="cpu")
+.reconstruct(x)`` and, under ``torch.inference_mode()``, ``decoder(encoder(to_layout(x)))`` on
+the torch modules, with the layout conversion and the conversion back to numpy in both, so they
+do the same work. The modules' weights: the training checkpoint ``<runs>/<family>/last.pt``
+(git-ignored); without it, the weights read from the bundled graphs (``graph_modules.py``);
+where the exporter rewrote the graph (its weights no longer carry the modules' names), fresh
+weights of the card's architecture (speed does not depend on their values). Before timing, both
+outputs must agree within 1e-4; where the bundled graph holds other weights than the modules, the
+modules are re-exported into a temporary folder with aeinfer's exporter (same architecture and
+graph rewrites, the bundled card's item, range, preparation, latent kind and tasks), and that
+folder is timed; the report says so (``--no-reexport`` skips such models instead).
 
 Both backends are timed in interleaved rounds (ORT then torch, then torch then ORT, …) so that
 drift of the machine's speed falls on both alike. Reported per batch size: images/s (all images
@@ -54,12 +56,19 @@ import numpy as np
 import torch
 from bench_machine import Machine, machine, markdown_table
 from bench_timing import MS, WARMUP_CALLS, interleaved
+from graph_modules import NotRebuildable, modules_from_graphs, modules_of_card
 from torch import nn
 
 import aeinfer
 from aeinfer.card import FP32, ROLES, Card
 from aeinfer.export.onnx_export import export_pair
-from aeinfer.session import CPU_PROVIDER, cpu_threads, import_runtime, session_options
+from aeinfer.session import (
+    CPU_PROVIDER,
+    cpu_threads,
+    import_runtime,
+    session_options,
+    share_threads,
+)
 from aeinfer.train.trainer import load_checkpoint, rebuild, to_layout
 from aeinfer.zoo import bundled_names
 
@@ -75,7 +84,8 @@ MEGA = 1e6
 SEED = 0
 FLOPS_PER_MAC = 2
 GEMM_SIZE = 2048
-GEMM_REPEATS = 5
+GEMM_REPEATS = 20
+"""Best of this many: the VM's speed drifts, and a ceiling measured low inflates every share."""
 LSTM_GATES = 4
 CONVOLUTIONS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 TRANSPOSED = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
@@ -214,28 +224,47 @@ def _reexport(card: Card, family: Any, encoder: nn.Module, decoder: nn.Module, t
     return out
 
 
+def _modules(name: str, card: Card, checkpoint: Path) -> tuple[Any, nn.Module, nn.Module, str]:
+    """(family, encoder, decoder, where the weights came from): the training checkpoint; else
+    the bundled graphs' weights; else, for a graph the exporter rewrote (its weights no longer
+    carry the modules' names), fresh weights of the card's architecture, re-exported below
+    (speed does not depend on the weights' values)."""
+    if checkpoint.is_file():
+        family, _, encoder, decoder = rebuild(load_checkpoint(checkpoint))
+        return family, encoder, decoder, str(checkpoint)
+    try:
+        family, encoder, decoder = modules_from_graphs(name)
+        return family, encoder, decoder, "the bundled graphs' weights (no checkpoint)"
+    except NotRebuildable as why:
+        torch.manual_seed(SEED)
+        family, encoder, decoder = modules_of_card(card)
+        return family, encoder, decoder, f"fresh weights ({why})"
+
+
 def load_subject(name: str, runs: Path, tmp: Path, reexport: bool) -> Subject | None:
-    """The model ``name`` and its checkpoint's modules, or None (with a reason printed)."""
+    """The model ``name`` and torch modules with the same weights, or None (reason printed)."""
     model = aeinfer.load(name, device="cpu")
+    if any(size is None for size in model.item_shape):
+        print(f"skip {name}: free-size items (scripts/photo_speed.py times it)", file=sys.stderr)
+        return None
     family_name = model.family
     checkpoint = runs / family_name / CHECKPOINT
-    if not checkpoint.is_file():
-        print(f"skip {name}: no checkpoint {checkpoint}", file=sys.stderr)
-        return None
-    family, _, encoder, decoder = rebuild(load_checkpoint(checkpoint))
+    family, encoder, decoder, source = _modules(name, model.card, checkpoint)
     subject = Subject(name, family_name, family.LAYOUT, model, encoder, decoder, [])
+    if source != str(checkpoint):
+        subject.notes.append(f"{name}: torch runs {source}")
     x = np.random.default_rng(SEED).random((PARITY_BATCH, *_item(model)), dtype=np.float32)
     diff = _max_diff(subject, x)
     if diff > PARITY_ATOL:
         if not reexport:
-            why = f"bundled graph differs from {checkpoint} by {diff:.3g}"
+            why = f"bundled graph differs from the torch modules ({source}) by {diff:.3g}"
             print(f"skip {name}: {why}", file=sys.stderr)
             return None
         subject.model = aeinfer.load(_reexport(model.card, family, encoder, decoder, tmp), "cpu")
         subject.notes.append(
-            f"{name}: the bundled graph was exported from other weights than {checkpoint} "
-            f"(max |diff| {diff:.3g}); timed a fresh export of the checkpoint (same "
-            "architecture, same exporter) instead"
+            f"{name}: the bundled graph was exported from other weights than {source} "
+            f"(max |diff| {diff:.3g}); timed a fresh export of those (same architecture, same "
+            "exporter, its graph rewrites included) instead"
         )
         diff = _max_diff(subject, x)
     if diff > PARITY_ATOL:
@@ -279,8 +308,11 @@ def bench(
             ORT: lambda x=x: subject.model.reconstruct(x),
             TORCH: lambda x=x: torch_reconstruct(subject, x),
         }
-        for precision in subject.model.precisions[1:] if variants else ():
-            model = aeinfer.load(subject.model.path, device="cpu", precision=precision)
+        # The bundled model's variants (a re-exported subject has fp32 only; its fp32 graph is
+        # the bundled one's architecture and rewrites, so its speed is the bundled fp32's).
+        bundled = aeinfer.load(subject.name, device="cpu")
+        for precision in bundled.precisions[1:] if variants else ():
+            model = aeinfer.load(subject.name, device="cpu", precision=precision)
             calls[f"{ORT}-{precision}"] = lambda x=x, model=model: model.reconstruct(x)
         timings = interleaved(calls, batch, rounds, budget)
         peak = host.peak_gflops
@@ -307,39 +339,62 @@ def bench(
     return rows
 
 
-def profile_ops(subject: Subject, batch: int) -> str:
-    """Per-node kernel time of the encoder and decoder at ``batch``, from ORT's profiler."""
+def _sessions(card: Card, profile_dir: Path | None = None) -> list[Any]:
+    """Encoder and decoder sessions made as aeinfer makes them (its options, CPU), profiling
+    into ``profile_dir`` where given."""
     ort = import_runtime()
+    sessions = []
+    for role in ROLES:
+        path = card.graph_path(role, FP32)
+        options = session_options(ort)
+        if profile_dir is not None:
+            options.enable_profiling = True
+            options.profile_file_prefix = str(profile_dir / path.name)
+        sessions.append(ort.InferenceSession(path.read_bytes(), options, providers=[CPU_PROVIDER]))
+    return sessions
+
+
+def _bare_run(card: Card, sessions: list[Any], layout: np.ndarray) -> Callable[[], Any]:
+    """encoder then decoder on graph-ready input: no checks, no layout, no clip."""
+    encoder, decoder = sessions
+    image_name = card.encoder.inputs[0].name
+    code_name = card.encoder.outputs[0].name
+    latent_name = card.decoder.inputs[0].name
+    return lambda: decoder.run(
+        None, {latent_name: encoder.run([code_name], {image_name: layout})[0]}
+    )
+
+
+def kernel_times(subject: Subject, batch: int, runs: int) -> tuple[dict[str, list[float]], float]:
+    """Per-node kernel µs of each of ``runs`` encoder+decoder runs (ORT's profiler, the first
+    run included), and the wall ms per run under the profiler."""
     model = subject.model.model  # the tensor-level model: what its sessions are fed
     card = model.card
     x = np.random.default_rng(SEED).random((batch, *_item(subject.model)), dtype=np.float32)
     layout = model.to_graph(model.check_items(x))
-    totals: collections.Counter[str] = collections.Counter()
+    totals: dict[str, list[float]] = collections.defaultdict(list)
     with tempfile.TemporaryDirectory(prefix="aeinfer-profile-") as tmp:
-        sessions = []
-        for role in ROLES:
-            path = card.graph_path(role, FP32)
-            options = session_options(ort)
-            options.enable_profiling = True
-            options.profile_file_prefix = str(Path(tmp) / path.name)
-            graph = path.read_bytes()
-            sessions.append(ort.InferenceSession(graph, options, providers=[CPU_PROVIDER]))
-        encoder, decoder = sessions
-        image_name = card.encoder.inputs[0].name
-        code_name = card.encoder.outputs[0].name
-        latent_name = card.decoder.inputs[0].name
+        sessions = _sessions(card, Path(tmp))
+        run = _bare_run(card, sessions, layout)
         start = time.perf_counter()
-        for _ in range(PROFILE_RUNS):
-            decoder.run(None, {latent_name: encoder.run([code_name], {image_name: layout})[0]})
-        wall_ms = (time.perf_counter() - start) / PROFILE_RUNS * MS
-        for graph, session in (("encoder", encoder), ("decoder", decoder)):
+        for _ in range(runs):
+            run()
+        wall_ms = (time.perf_counter() - start) / runs * MS
+        for graph, session in zip(ROLES, sessions, strict=True):
             events = json.loads(Path(session.end_profiling()).read_text())
             for event in events:
                 if event.get("cat") == "Node" and event["name"].endswith(KERNEL_SUFFIX):
                     node = event["name"][: -len(KERNEL_SUFFIX)]
                     key = f"{graph} | {event['args'].get('op_name', '?')} | {node}"
-                    totals[key] += event["dur"]
+                    totals[key].append(event["dur"])
+    return totals, wall_ms
+
+
+def profile_ops(subject: Subject, batch: int) -> str:
+    """Per-node kernel time of the encoder and decoder at ``batch``, from ORT's profiler."""
     runs = PROFILE_RUNS
+    durations, wall_ms = kernel_times(subject, batch, runs)
+    totals = collections.Counter({key: sum(values) for key, values in durations.items()})
     all_us = sum(totals.values())
     kernel_ms = all_us / runs / US_PER_MS
     body = [
@@ -352,6 +407,42 @@ def profile_ops(subject: Subject, batch: int) -> str:
         "encoder+decoder run under the profiler)\n\n"
     )
     return head + markdown_table(["graph", "op", "node", "ms/run", "share"], body)
+
+
+def call_breakdown(subject: Subject, batch: int, rounds: int, budget: float) -> list[str]:
+    """Where one call's time goes at ``batch``: the API, the tensor-level Model's own work, the
+    two bare session runs, against torch eager; interleaved. (Kernel times from ORT's profiler
+    are not subtracted: profiling slows small kernels, and at batch 1 they read more than the
+    unprofiled runs take; ``--profile-ops --batches 1`` gives their split.)"""
+    model = subject.model.model
+    card = model.card
+    x = np.random.default_rng(SEED).random((batch, *_item(subject.model)), dtype=np.float32)
+    bare = _bare_run(card, _sessions(card), model.to_graph(model.check_items(x)))
+    timings = interleaved(
+        {
+            "api": lambda: subject.model.reconstruct(x),
+            "model": lambda: model.reconstruct(x),
+            "sessions": bare,
+            TORCH: lambda: torch_reconstruct(subject, x),
+        },
+        batch,
+        rounds,
+        budget,
+    )
+    us = {key: t.median_ms * US_PER_MS for key, t in timings.items()}
+    return [
+        f"| {subject.name} | {batch} | {us['api']:.1f} | {us['api'] - us['model']:.1f} | "
+        f"{us['model'] - us['sessions']:.1f} | {us['sessions']:.1f} | "
+        f"{100 * us['sessions'] / us['api']:.0f}% | {us[TORCH]:.1f} | "
+        f"{us[TORCH] / us['api']:.2f}× |"
+    ]
+
+
+BREAKDOWN_HEAD = (
+    "| model | batch | aeinfer call µs | API layer µs | Model checks, layout, clip µs | "
+    "two bare ORT runs µs | ORT share | torch eager µs | aeinfer/torch |\n"
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+)
 
 
 def _pct(value: float | None) -> str:
@@ -436,14 +527,30 @@ def main() -> None:
         "--profile-ops", action="store_true", help="per-node ORT profile at the largest batch"
     )
     parser.add_argument("--variants", action="store_true", help="also time fp16/int8 variants")
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="where a call's time goes at the smallest batch size: API, checks, ORT, kernels",
+    )
+    parser.add_argument(
+        "--pools",
+        choices=("shared", "per-session"),
+        default="shared",
+        help="ONNX Runtime threads: one process-wide pool, as the aeinfer command, the server "
+        "and Ray actors run (default), or the library's default, a pool per session",
+    )
     args = parser.parse_args()
 
     host = machine()
     threads = cpu_threads()
     torch.set_num_threads(threads)
+    if args.pools == "shared":
+        share_threads(threads)
+    print(f"ONNX Runtime threads: {args.pools} pool(s) of {threads}", file=sys.stderr)
     rows: list[Row] = []
     notes: list[str] = []
     profiles: list[str] = []
+    breakdown: list[str] = []
     cards: dict[str, Card] = {}
     with tempfile.TemporaryDirectory(prefix="aeinfer-bench-") as tmp:
         for name in args.models or bundled_names():
@@ -454,15 +561,20 @@ def main() -> None:
             rows += bench(
                 subject, args.batches, args.rounds, args.round_seconds, host, args.variants
             )
-            cards[name] = subject.model.card
+            cards[name] = aeinfer.load(name, device="cpu").card  # the bundled variants' costs
             if args.profile_ops:
                 profiles.append(profile_ops(subject, max(args.batches)))
+            if args.breakdown:
+                breakdown += call_breakdown(
+                    subject, min(args.batches), args.rounds, args.round_seconds
+                )
 
     gemm = gemm_ceiling()
     of_peak = f" ({100 * gemm / host.peak_gflops:.0f}% of the peak)" if host.peak_gflops else ""
     gemm_line = f"- measured: torch fp32 GEMM {GEMM_SIZE}² reaches {gemm:.0f} GFLOP/s{of_peak}"
     threads_line = (
-        f"- threads: ONNX Runtime intra-op pool {threads} (aeinfer.session.cpu_threads), "
+        f"- threads: ONNX Runtime intra-op pool {threads} (aeinfer.session.cpu_threads; "
+        f"{'one process-wide pool' if args.pools == 'shared' else 'a pool per session'}), "
         f"torch.set_num_threads({torch.get_num_threads()}); {args.rounds} interleaved rounds "
         f"of ≥{args.round_seconds} s per backend and batch size, after {WARMUP_CALLS} warm-up calls"
     )
@@ -473,6 +585,9 @@ def main() -> None:
         print(variant_table(rows, cards))
     for note in notes:
         print(f"\nNote: {note}")
+    if breakdown:
+        print(f"\n### Where a call's time goes, batch {min(args.batches)} (medians)\n")
+        print("\n".join([BREAKDOWN_HEAD, *breakdown]))
     for profile in profiles:
         print(f"\n{profile}")
     if args.json:

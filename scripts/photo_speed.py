@@ -1,14 +1,17 @@
 """The photo denoiser's speed on the CPU: ONNX Runtime against torch eager and BM3D, in one run.
 
     python scripts/photo_speed.py [--checkpoint runs/zoo/photo/last.pt] [--side 1024]
+        [--tiles 256 512 768 1024] [--sweep-side 2048]
 
 Megapixels per second denoising one RGB picture of ``--side``² pixels (a held-out photograph
 tiled up to that size), best of three after a warm-up:
 
 - ``aeinfer`` at each precision the card lists: ``aeinfer.load("photo", precision=…)`` on the
   picture, the user's path (tiles, preparation, restore included);
-- torch eager, the same weights (the training checkpoint; git-ignored, made by
-  ``scripts/build_zoo.py --families photo``), on the whole picture as one tensor, no grad;
+- torch eager, the same weights (the training checkpoint, git-ignored, made by
+  ``scripts/build_zoo.py --families photo``; without it, the bundled graphs' weights:
+  ``graph_modules.py``), on the whole picture as one tensor, no grad, checked against ONNX
+  Runtime first;
 - BM3D (``bm3d.bm3d_rgb``) on a 256×256 crop (it is slow), scaled to MP/s.
 
 Beside each rate: the GFLOP/s it reaches (convolutions counted by forward hooks on the torch
@@ -16,14 +19,19 @@ modules) and its share of the GEMM ceiling (``bench_throughput.gemm_ceiling``: a
 matrix product in torch on the same threads), and the tensor-level model on the whole picture
 as one tensor, to show what the tiles cost.
 
-Then a 12-megapixel PNG (4000×3000, the noisy picture tiled) is denoised from its file and
-written back by a child process, whose wall time and peak resident memory (``ru_maxrss``)
-are printed: the tiles keep memory bounded.
+Then the tile sweep: the model served in tiles of ``--tiles`` pixels (a copy of its folder with
+the card's ``preparation.params.tile`` changed, one tile at a time), each timed on a
+``--sweep-side``² picture against the whole picture in one call, and each denoising a
+12-megapixel PNG (4000×3000, the picture tiled) from its file and writing it back in a child
+process, whose wall time and peak resident memory (``VmHWM``) are printed: the tiles keep
+memory bounded, and their size trades memory for the margins' extra work.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -33,21 +41,30 @@ from pathlib import Path
 import numpy as np
 from bench_machine import machine  # scripts/ is on sys.path when run as a script
 from bench_throughput import gemm_ceiling
+from graph_modules import modules_from_graphs  # scripts/ is on sys.path when run as a script
 from PIL import Image
 
 import aeinfer
 from aeinfer.train import photos
 
 REPEATS = 3
+PARITY_ATOL = 1e-4
 BIG = (4000, 3000)
+TILES = (256, 512, 768, 1024)
+"""Tile sizes the sweep serves the model in (one tile at a time, the card's margin)."""
+SWEEP_SIDE = 2048
 CHILD = """
-import resource, sys, time
+import re, resource, sys, time
+from pathlib import Path
 import aeinfer
-model = aeinfer.load("photo")
+model = aeinfer.load(sys.argv[1])
 start = time.perf_counter()
-out = model.denoise(sys.argv[1])
-out.save(sys.argv[2])
-print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+out = model.denoise(sys.argv[2])
+out.save(sys.argv[3])
+status = Path("/proc/self/status")
+found = re.search(r"VmHWM:\\s+(\\d+) kB", status.read_text()) if status.exists() else None
+peak_kb = int(found.group(1)) if found else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(time.perf_counter() - start, peak_kb)
 """
 
 
@@ -93,36 +110,40 @@ def conv_gflop(encoder: object, decoder: object, x: object) -> float:
     return 2 * total[0] / 1e9
 
 
-def torch_eager(checkpoint: Path, image: Image.Image) -> tuple[float, float] | None:
-    """(seconds, GFLOP) of torch eager on ``image`` as one tensor, from the checkpoint."""
-    if not checkpoint.is_file():
-        print(f"torch eager: {checkpoint} not found (make it with scripts/build_zoo.py)")
-        return None
+def torch_eager(checkpoint: Path, image: Image.Image) -> tuple[float, float, str]:
+    """(seconds, GFLOP, where the weights came from) of torch eager on ``image`` as one tensor:
+    the training checkpoint's weights, or without it the bundled graphs' (the same numbers)."""
     import torch
 
-    from aeinfer.train.registry import get_family
-    from aeinfer.train.trainer import config_of, load_checkpoint
+    if checkpoint.is_file():
+        from aeinfer.train.trainer import load_checkpoint, rebuild
 
-    ckpt = load_checkpoint(checkpoint)
-    family = get_family(ckpt["family"])
-    encoder, decoder = family.build(config_of(family, ckpt["model_config"]))
-    encoder.load_state_dict(ckpt["encoder"])
-    decoder.load_state_dict(ckpt["decoder"])
-    encoder.eval()
-    decoder.eval()
+        _, _, encoder, decoder = rebuild(load_checkpoint(checkpoint))
+        source = str(checkpoint)
+    else:
+        _, encoder, decoder = modules_from_graphs("photo")
+        source = "the bundled fp32 graphs' weights (no checkpoint)"
     x = torch.from_numpy(np.asarray(image, np.float32).transpose(2, 0, 1)[None] / 255.0)
+    with torch.no_grad():
+        eager = decoder(encoder(x)).numpy()
+    exported = aeinfer.load("photo").model.reconstruct(x.numpy())
+    diff = float(np.abs(eager - exported).max())
+    if diff > PARITY_ATOL:
+        raise SystemExit(f"torch eager and ONNX Runtime disagree by {diff:.3g}")
 
     def run() -> None:
         with torch.no_grad():
             decoder(encoder(x))
 
-    return best(run), conv_gflop(encoder, decoder, x)
+    return best(run), conv_gflop(encoder, decoder, x), source
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, default=Path("runs/zoo/photo/last.pt"))
     parser.add_argument("--side", type=int, default=1024)
+    parser.add_argument("--tiles", type=int, nargs="*", default=list(TILES))
+    parser.add_argument("--sweep-side", type=int, default=SWEEP_SIDE)
     args = parser.parse_args()
     image = picture(args.side)
     megapixels = args.side * args.side / 1e6
@@ -136,11 +157,8 @@ def main() -> None:
     rows["fp32, whole picture in one call (no tiles)"] = megapixels / best(
         lambda: whole.reconstruct(x)
     )
-    eager = torch_eager(args.checkpoint, image)
-    gflop = None
-    if eager is not None:
-        rows["torch eager fp32"] = megapixels / eager[0]
-        gflop = eager[1]
+    seconds, gflop, source = torch_eager(args.checkpoint, image)
+    rows["torch eager fp32"] = megapixels / seconds
     import bm3d
 
     crop = np.asarray(image, np.float32)[:256, :256] / 255.0
@@ -148,6 +166,7 @@ def main() -> None:
     host = machine()
     ceiling = gemm_ceiling()
     print(f"{args.side}×{args.side} RGB, {host.cpu}, {host.cores} cores")
+    print(f"torch eager: weights from {source}")
     if gflop is not None:
         print(
             f"convolutions: {gflop / megapixels:.1f} GFLOP per megapixel; GEMM ceiling (torch "
@@ -160,20 +179,59 @@ def main() -> None:
         flops = "-" if gflop is None or "BM3D" in name else f"{rate * gflop / megapixels:.0f}"
         share = "-" if flops == "-" else f"{100 * float(flops) / ceiling:.0f}%"
         print(f"| {name} | {rate:.3f} | {ratio:.2f} | {flops} | {share} |")
-    with tempfile.TemporaryDirectory() as tmp:
-        # The 12 MP file is written here; the child only reads it, denoises and writes the PNG.
-        source = Path(tmp) / "big.png"
+    tile_sweep(image, args.tiles, args.sweep_side)
+
+
+def with_tile(directory: Path, tile: int) -> Path:
+    """A copy of the bundled photo model whose card serves it in ``tile``-pixel tiles, one at
+    a time (the card's ``preparation.params``; the graphs are the same)."""
+    bundled = aeinfer.load("photo").card.directory
+    shutil.copytree(bundled, directory)
+    card_path = directory / "card.json"
+    card = json.loads(card_path.read_text())
+    card["preparation"]["params"].update(tile=tile, batch=1)
+    card_path.write_text(json.dumps(card, indent=2))
+    return directory
+
+
+def big_file(image: Image.Image, model: Path, tmp: Path) -> tuple[float, float]:
+    """(seconds, peak MB) of a child process denoising a 12 MP PNG with ``model``."""
+    source = tmp / "big.png"
+    if not source.exists():
         big = np.tile(np.asarray(image), (3, 4, 1))[: BIG[1], : BIG[0]]
         Image.fromarray(big).save(source)
-        done = subprocess.run(
-            [sys.executable, "-c", CHILD, str(source), str(Path(tmp) / "out.png")],
-            capture_output=True, text=True, check=True,
-        )  # fmt: skip
-    # The child's own peak: RUSAGE_CHILDREN would count this process's pages, which a forked
-    # child holds until it execs (it read 974 to 2603 MB depending on this process's size).
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, str(model), str(source), str(tmp / "out.png")],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    # The child's own peak, VmHWM (its address space's high-water mark, new at exec). Neither
+    # RUSAGE_CHILDREN nor the child's RUSAGE_SELF will do: Linux carries the forked copy's peak,
+    # which counts this process's pages, across exec (they read 974 to 2603 MB depending on
+    # this process's size, for a child whose own peak is under 1 GB).
     seconds, peak_kb = (float(v) for v in done.stdout.split()[:2])
-    peak_mb = peak_kb / 1024
-    print(f"12 MP ({BIG[0]}×{BIG[1]}): {seconds:.1f} s, peak RSS {peak_mb:.0f} MB")
+    return seconds, peak_kb / 1024
+
+
+def tile_sweep(image: Image.Image, tiles: list[int], side: int) -> None:
+    """Per tile size: throughput on a ``side``² picture against the whole picture in one call,
+    and the 12 MP file's time and peak memory."""
+    bundled = aeinfer.load("photo").card.preparation.params.get("tile")
+    picture_ = picture(side)
+    megapixels = side * side / 1e6
+    x = np.asarray(picture_, np.float32).transpose(2, 0, 1)[None] / 255.0
+    whole_model = aeinfer.load("photo").model
+    whole = megapixels / best(lambda: whole_model.reconstruct(x))
+    print(f"\ntiles ({side}×{side} RGB; whole picture in one call: {whole:.3f} MP/s):")
+    print(f"| tile | MP/s | × whole | 12 MP ({BIG[0]}×{BIG[1]}) s | 12 MP peak RSS MB |")
+    print("|---:|---:|---:|---:|---:|")
+    for tile in tiles:
+        with tempfile.TemporaryDirectory() as tmp:
+            model_dir = with_tile(Path(tmp) / "photo", tile)
+            model = aeinfer.load(model_dir)
+            rate = megapixels / best(lambda m=model: m.denoise(picture_))
+            seconds, peak_mb = big_file(image, model_dir, Path(tmp))
+        mark = " (bundled)" if tile == bundled else ""
+        print(f"| {tile}{mark} | {rate:.3f} | {rate / whole:.2f} | {seconds:.1f} | {peak_mb:.0f} |")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ file-level Autoencoder calls, a format-1 model, and threads.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -561,6 +562,22 @@ def test_truncated_graph(tmp_path: Path, dense_dir: Path) -> None:
     path = copy / "encoder.onnx"
     path.write_bytes(path.read_bytes()[:1000])
     with pytest.raises(ModelIntegrityError, match=r"encoder\.onnx"):
+        aeinfer.load(copy, device="cpu")
+
+
+def test_a_graph_onnx_runtime_cannot_parse_is_one_line(tmp_path: Path, dense_dir: Path) -> None:
+    # Its checksum matches (restamped), so ONNX Runtime itself meets the garbage: its own
+    # exception classes (InvalidProtobuf, ...) derive from Exception alone and must still
+    # become one typed error.
+    copy = copy_model(dense_dir, tmp_path)
+    garbage = b"not a graph at all" * 64
+    (copy / "encoder.onnx").write_bytes(garbage)
+
+    def restamp(card: dict[str, Any]) -> None:
+        card["graphs"]["fp32"]["encoder"]["sha256"] = hashlib.sha256(garbage).hexdigest()
+
+    edit_card(copy, restamp)
+    with pytest.raises(ModelIntegrityError, match=r"encoder\.onnx: ONNX Runtime cannot load"):
         aeinfer.load(copy, device="cpu")
 
 
