@@ -32,9 +32,12 @@ pyarrow's filesystem layer understands (``s3://``, ``gs://``, ``hdfs://``, ``fil
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from collections.abc import Callable, Iterable, Sequence
+import sys
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from types import ModuleType
@@ -63,6 +66,8 @@ FREE_SIZE_BATCH = 1
 photograph, seconds of work, so one per batch spreads a folder over every actor (16 photos in
 one 16-file batch kept a second actor idle)."""
 URI_MARK = "://"
+BACKEND_LOG_LEVEL = "RAY_BACKEND_LOG_LEVEL"
+STDERR_FD = 2
 
 
 def is_uri(name: str) -> bool:
@@ -108,6 +113,26 @@ class Work:
     """Per-file results with the original beside them (``reconstruct --per-file``)."""
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced(silence: bool) -> Iterator[None]:
+    """File descriptor 2 pointed at the null device for the block (native code writes there
+    directly, past ``sys.stderr``), then restored."""
+    if not silence:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(STDERR_FD)
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, STDERR_FD)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, STDERR_FD)
+        os.close(saved)
+        os.close(null)
+
+
 def connect(address: str = LOCAL) -> None:
     """Join (``address``) or start (``local``) a Ray cluster, unless this process already
     has one (a test or an application may start its own with ``ray.init``)."""
@@ -120,14 +145,19 @@ def connect(address: str = LOCAL) -> None:
     # restartable actors keep their arguments in the object store; a command line shows its
     # own lines (set RAY_BACKEND_LOG_LEVEL to see Ray's).
     logging.getLogger("ray.data").setLevel(logging.ERROR)
-    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
+    chosen = BACKEND_LOG_LEVEL not in os.environ  # else the user asked to see Ray's own lines
+    os.environ.setdefault(BACKEND_LOG_LEVEL, "fatal")
     try:
-        ray.init(
-            address=None if address == LOCAL else address,
-            include_dashboard=False,
-            log_to_driver=False,
-            logging_level="ERROR",
-        )
+        # Starting, Ray's core worker says on stderr that it read that level, and Ray Client
+        # warns before it gives up on an address: lines the command's own error replaces.
+        with _native_stderr_silenced(chosen), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ray.init(
+                address=None if address == LOCAL else address,
+                include_dashboard=False,
+                log_to_driver=False,
+                logging_level="ERROR",
+            )
     except (ConnectionError, RuntimeError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise RuntimeMissingError(f"--ray {address}: cannot reach a Ray cluster ({first})") from exc

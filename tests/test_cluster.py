@@ -13,6 +13,8 @@ import logging
 import os
 import shutil
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -246,3 +248,22 @@ def test_parquet_rows_in_and_out(folder: Path, tmp_path: Path) -> None:
     assert codes.detail["shape"] == (4, 8, 4, 4)
     refused = invoke("denoise", tmp_path / "inputs.parquet", "-o", tmp_path / "x", "--ray", "local")
     assert_one_error(refused, "-o RESULTS.parquet")
+
+
+def test_a_fresh_command_prints_only_its_own_lines(tmp_path: Path) -> None:
+    """A command that starts Ray itself (not this module's cluster: a new process) shows only
+    aeinfer's lines on stderr: not Ray's start-up line about its log level, nor its warnings."""
+    source = tmp_path / "in"
+    source.mkdir()
+    for photo in sorted(DIGIT_PHOTOS.glob("*.jpg"))[:2]:
+        shutil.copy(photo, source / photo.name)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "aeinfer", "encode", str(source), "-o", str(tmp_path / "c.parquet"),
+         "--ray", "local"],
+        capture_output=True, text=True, timeout=180, env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert lines and all(line.startswith("aeinfer:") for line in lines), lines
+    assert len(_table(tmp_path / "c.parquet")) == 2
