@@ -51,6 +51,7 @@ from aeinfer.errors import ExportError
 from aeinfer.export.onnx_export import stamp, swap_into_place
 from aeinfer.model import Model
 from aeinfer.quality import NOISE_FACTOR, measure
+from aeinfer.session import shared_threads
 
 VARIANTS = (FP16, INT8)
 CONVOLUTIONS = frozenset({"Conv", "ConvTranspose"})
@@ -237,6 +238,12 @@ def add_variants(
     ``primary`` is the metric the model is judged on (a key of
     :func:`aeinfer.quality.measure`); ``machine`` says where the speed was measured.
     """
+    if INT8 in precisions and shared_threads() is not None:
+        raise ExportError(
+            "int8 variants need ONNX Runtime's quantizer, which makes sessions of its own, and "
+            "ONNX Runtime refuses those once this process runs a shared thread pool "
+            "(aeinfer.share_threads): export in a process that does not call it"
+        )
     card = read_card(model_dir)
     staging = Path(tempfile.mkdtemp(prefix=f".{model_dir.name}.", dir=model_dir.parent))
     try:

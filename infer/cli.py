@@ -1116,12 +1116,19 @@ def data_verify(
             typer.echo(f"ok  {directory / name}")
 
 
+OWN_SESSION_COMMANDS = frozenset({"train", "export"})
+"""Commands whose libraries make ONNX Runtime sessions of their own (the quantizer's
+calibration): a process-wide pool would make ONNX Runtime refuse those, so these keep a pool per
+session (``aeinfer.session.share_threads``)."""
+
+
 def main() -> None:
     """Run the command line (the ``aeinfer`` console script enters through
     :func:`aeinfer.__main__.main`, which answers ``--version`` before importing this module)."""
     from aeinfer.session import prefer_shared_threads
 
-    prefer_shared_threads()  # this process is aeinfer's: its sessions share one pool
+    if not OWN_SESSION_COMMANDS & set(sys.argv[1:2]):
+        prefer_shared_threads()  # this process is aeinfer's: its sessions share one pool
     app()
 
 

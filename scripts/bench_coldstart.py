@@ -1,7 +1,7 @@
 """Cold start: wall time and peak memory of whole processes, aeinfer against its floor and torch.
 
     python scripts/bench_coldstart.py [--runs 7] [--checkpoint runs/zoo/denoise/last.pt]
-        [--image examples/noisy-7.png] [--json OUT.json] [--importtime]
+        [--image examples/noisy-7.png] [--json OUT.json] [--importtime] [--profile-run]
 
 Each command below runs as a fresh process ``--runs`` times, in interleaved rounds (every
 command once per round, so drift of the machine's speed falls on all alike), after one
@@ -25,6 +25,8 @@ written into the source tree). For meaningful numbers, run it on an otherwise id
 
 ``--importtime`` adds where ``aeinfer denoise`` spends its imports: one more run under
 ``python -X importtime``, every module's own (self) import time summed by top-level package.
+``--profile-run`` adds where it spends the rest: one more run under cProfile after the floor's
+imports, the cumulative time of the command's main steps.
 """
 
 from __future__ import annotations
@@ -190,6 +192,60 @@ def commands(work: Path, checkpoint: Path) -> list[Command]:
     ]
 
 
+RUN_PROFILE = """
+import cProfile, pstats, sys, time
+sys.argv = ["aeinfer", "denoise", "one.png", "-o", "out.png", "--overwrite"]
+from aeinfer.cli import main
+import numpy, onnxruntime, PIL.Image  # the floor's imports, done before the clock starts
+profile = cProfile.Profile()
+start = time.perf_counter()
+profile.enable()
+try:
+    main()
+except SystemExit:
+    pass
+profile.disable()
+total = time.perf_counter() - start
+stats = pstats.Stats(profile).stats
+def cumulative(suffix):
+    return sum(v[3] for k, v in stats.items() if f"{k[0]}:{k[2]}".endswith(suffix)) * 1e3
+print(f"TOTAL {total * 1e3:.1f}")
+for label, suffix in ROWS:
+    print(f"ROW {label}\t{cumulative(suffix):.1f}")
+"""
+RUN_ROWS = (
+    ("imports made while the command runs (aeinfer's modules, Typer's parsing)", "_find_and_load"),
+    ("loading the models: the digit denoiser and the photo one it routes to", "cli.py:_load"),
+    (
+        "  of which the Model objects (card checks, checksums, two sessions each)",
+        "model.py:__init__",
+    ),
+    ("the digit model's preparation of the file (fit and domain check)", "mnist_digit.py:prepare"),
+    ("  of which the domain diagnosis (ink regions, rank filters)", "ink.py:diagnose"),
+    ("  of which Pillow's filters (rank filters)", "ImageFilter.py:filter"),
+    ("running the two graphs", "model.py:_round_trip"),
+    ("writing the PNG atomically", "atomic.py:write_bytes_atomic"),
+)
+
+
+def run_profile(env: dict[str, str], cwd: Path) -> str:
+    """Where ``aeinfer denoise one.png`` spends its time once the floor's imports are done:
+    cumulative times of a few functions under cProfile (which inflates them), in a child."""
+    program = f"ROWS = {RUN_ROWS!r}\n{RUN_PROFILE}"
+    done = subprocess.run(
+        [sys.executable, "-c", program], cwd=cwd, env=env, capture_output=True, text=True,
+        timeout=TIMEOUT_S, check=True,
+    )  # fmt: skip
+    lines = done.stdout.splitlines()
+    total = next(float(line.split()[1]) for line in lines if line.startswith("TOTAL "))
+    body = [line[4:].split("\t") for line in lines if line.startswith("ROW ")]
+    head = (
+        "#### `aeinfer denoise one.png -o out.png` after the floor's imports (one run under "
+        f"cProfile, which inflates times; {total:.0f} ms in all; cumulative, rows overlap)\n\n"
+    )
+    return head + markdown_table(["where", "ms"], [[label, ms] for label, ms in body])
+
+
 def import_profile(command: Command, env: dict[str, str], cwd: Path) -> str:
     """Self import time of one run of ``command`` under -X importtime, by top-level package."""
     if command.removes is not None:
@@ -262,6 +318,9 @@ def main() -> None:
     parser.add_argument("--image", type=Path, default=DEFAULT_IMAGE)
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     parser.add_argument("--importtime", action="store_true", help="import profile of denoise")
+    parser.add_argument(
+        "--profile-run", action="store_true", help="where denoise's time goes after imports"
+    )
     args = parser.parse_args()
     checkpoint = args.checkpoint.resolve()
     if not checkpoint.is_file():
@@ -278,6 +337,7 @@ def main() -> None:
             for command in rows if index % 2 == 0 else rows[::-1]:
                 run_once(command, env, work, record=True)
         profile = import_profile(rows[0], env, work) if args.importtime else None
+        run = run_profile(env, work) if args.profile_run else None
 
     _, peak_source = _peak_wrapped([])
     print("\n".join(["### Machine", "", *machine().describe()]))
@@ -288,6 +348,8 @@ def main() -> None:
     print(table(rows))
     if profile is not None:
         print(f"\n{profile}")
+    if run is not None:
+        print(f"\n{run}")
     if args.json:
         payload = {
             "machine": machine().as_dict(),

@@ -129,3 +129,43 @@ def test_share_threads_refuses_a_pool_of_no_threads() -> None:
 
     with pytest.raises(ValueError, match="at least 1"):
         session.share_threads(-2)
+
+
+@pytest.mark.parametrize(
+    ("command", "shares"), [("denoise", True), ("serve", True), ("export", False), ("train", False)]
+)
+def test_which_commands_share_the_pool(command: str, shares: bool) -> None:
+    # train and export quantize with ONNX Runtime's own sessions, which the pool would refuse.
+    result = run_child(
+        """
+        import json, sys
+        from aeinfer import session
+        from aeinfer.cli import main
+        sys.argv = ["aeinfer", sys.argv[1], "--help"]
+        try:
+            main()
+        except SystemExit as exc:
+            assert exc.code in (0, None), exc.code
+        print(json.dumps({"wanted": session._shared_wanted}))
+        """,
+        command,
+    )
+    assert result["wanted"] is shares
+
+
+def test_int8_variants_refused_in_a_shared_pool_with_a_reason() -> None:
+    result = run_child(
+        """
+        import json
+        from pathlib import Path
+        from aeinfer import session
+        from aeinfer.errors import ExportError
+        from aeinfer.export.variants import add_variants
+        session.share_threads()
+        try:
+            add_variants(Path("unused"), None, "bce", machine="x", precisions=("int8",))
+        except ExportError as exc:
+            print(json.dumps({"error": str(exc)}))
+        """
+    )
+    assert "share_threads" in result["error"] and "quantizer" in result["error"]  # type: ignore[operator]
