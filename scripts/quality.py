@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -92,6 +93,9 @@ def nl_means(images: np.ndarray, h: float) -> np.ndarray:
     return (total / weights).astype(np.float32)
 
 
+MNIST_ITEM = (1, 28, 28)
+
+
 def best(candidates: dict[str, np.ndarray], clean: np.ndarray) -> tuple[str, float]:
     scores = {k: float(psnr_per_image(v, clean).mean()) for k, v in candidates.items()}
     key = max(scores, key=scores.__getitem__)
@@ -111,6 +115,9 @@ def main() -> None:
     for summary in aeinfer.list_models():
         family = summary["family"]
         model = aeinfer.load(summary["name"], device="cpu")
+        if model.item_shape != MNIST_ITEM:  # the photo denoiser: scripts/photo_quality.py
+            print(f"skip {summary['name']}: not an MNIST model", file=sys.stderr)
+            continue
         measured = measure(model.model, images[:, None])
         metric, seed, target, sense = TARGETS.get(family, ("bce", "—", float("nan"), "le"))
         value = measured[metric]
