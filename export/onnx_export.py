@@ -86,11 +86,11 @@ MODEL_DIR_MODE = 0o755
 SCORE_BATCH = 256
 TILE = 512
 TILE_BATCH = 1
-"""The tiles a free-size export is served in. Measured with the photo denoiser (30-pixel
-margin) on the 2-core VM: 512-pixel cores one at a time denoise a 12 MP PNG in 13.8 s at
-905 MB peak RSS and reach 0.82 of the whole-picture throughput on 2048², where the adapter's
-own defaults (256, 4 at a time) take 16.6 s at 974 MB and reach 0.66 (the margins are 52 %
-extra work at 256, 25 % at 512); 1024-pixel cores reach 0.90 but peak at 1785 MB."""
+"""The tiles a free-size export is served in, one at a time. The tile sweep of
+``scripts/photo_speed.py`` (the photo denoiser, 30-pixel margin, 2-core VM): 512-pixel tiles
+denoise a 12 MP PNG in 12.9 s at 908 MB peak and reach 0.81 of the whole-picture throughput on
+2048²; 256-pixel ones 0.68 at 669 MB (their margins are 52 % extra work, 25 % at 512); 1024-pixel
+ones 0.88 but peak at 1787 MB, over the 1 GB a 12 MP photo is allowed."""
 RANGE_SLACK = 1e-5
 """How far past the declared range a reconstruction may reach (float rounding)."""
 FIXTURES_FILE = "fixtures.json"
@@ -537,9 +537,10 @@ def _preparation(
     if out["adapter"] == "tiles" and layout.free:
         # What the caller did not say comes from the measured defaults (TILE, TILE_BATCH).
         defaults = default_preparation(layout, margin)["params"]
+        if margin is None:
+            del defaults["margin"]  # no receptive field measured: the caller's margin stands
         for key, value in defaults.items():
-            if key != "margin" or margin is not None:
-                out["params"].setdefault(key, value)
+            out["params"].setdefault(key, value)
     return out
 
 

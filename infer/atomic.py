@@ -28,16 +28,6 @@ def _first_line(exc: BaseException) -> str:
     return (text.splitlines()[0].strip() if text else "") or type(exc).__name__
 
 
-def same_file(a: Path, b: Path) -> bool:
-    """Whether two paths name one file (by inode where both exist, else by resolved path)."""
-    try:
-        if a.exists() and b.exists():
-            return os.path.samefile(a, b)
-        return a.resolve() == b.resolve()
-    except OSError:
-        return False
-
-
 def file_key(path: Path) -> object:
     """What identifies a file: (device, inode) where it exists, else its resolved path."""
     try:
@@ -58,11 +48,8 @@ def check_target(
 ) -> None:
     """Raise OutputError unless ``path`` may be written (see the module docstring).
     ``inputs``: the job's input paths, or their :func:`input_keys`."""
-    if isinstance(inputs, frozenset):
-        clash = file_key(path) in inputs
-    else:
-        clash = any(same_file(path, Path(source)) for source in inputs)
-    if clash:
+    keys = inputs if isinstance(inputs, frozenset) else input_keys(inputs)
+    if file_key(path) in keys:
         raise OutputError(f"{path}: output path is the same as an input; refusing to overwrite it")
     if path.is_dir():
         raise OutputError(f"{path}: is a directory, expected a file name")
@@ -133,6 +120,5 @@ __all__ = [
     "file_key",
     "input_keys",
     "npy_bytes",
-    "same_file",
     "write_bytes_atomic",
 ]

@@ -365,14 +365,14 @@ def _bare_run(card: Card, sessions: list[Any], layout: np.ndarray) -> Callable[[
     )
 
 
-def kernel_times(subject: Subject, batch: int, runs: int) -> tuple[dict[str, list[float]], float]:
-    """Per-node kernel µs of each of ``runs`` encoder+decoder runs (ORT's profiler, the first
+def kernel_times(subject: Subject, batch: int, runs: int) -> tuple[collections.Counter[str], float]:
+    """Per-node kernel µs summed over ``runs`` encoder+decoder runs (ORT's profiler, the first
     run included), and the wall ms per run under the profiler."""
     model = subject.model.model  # the tensor-level model: what its sessions are fed
     card = model.card
     x = np.random.default_rng(SEED).random((batch, *_item(subject.model)), dtype=np.float32)
     layout = model.to_graph(model.check_items(x))
-    totals: dict[str, list[float]] = collections.defaultdict(list)
+    totals: collections.Counter[str] = collections.Counter()
     with tempfile.TemporaryDirectory(prefix="aeinfer-profile-") as tmp:
         sessions = _sessions(card, Path(tmp))
         run = _bare_run(card, sessions, layout)
@@ -386,15 +386,14 @@ def kernel_times(subject: Subject, batch: int, runs: int) -> tuple[dict[str, lis
                 if event.get("cat") == "Node" and event["name"].endswith(KERNEL_SUFFIX):
                     node = event["name"][: -len(KERNEL_SUFFIX)]
                     key = f"{graph} | {event['args'].get('op_name', '?')} | {node}"
-                    totals[key].append(event["dur"])
+                    totals[key] += event["dur"]
     return totals, wall_ms
 
 
 def profile_ops(subject: Subject, batch: int) -> str:
     """Per-node kernel time of the encoder and decoder at ``batch``, from ORT's profiler."""
     runs = PROFILE_RUNS
-    durations, wall_ms = kernel_times(subject, batch, runs)
-    totals = collections.Counter({key: sum(values) for key, values in durations.items()})
+    totals, wall_ms = kernel_times(subject, batch, runs)
     all_us = sum(totals.values())
     kernel_ms = all_us / runs / US_PER_MS
     body = [
