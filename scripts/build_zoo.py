@@ -1,7 +1,7 @@
 """Rebuild the bundled model zoo: train every family (resumable), export, check parity.
 
     python scripts/build_zoo.py [--families denoise vae ...] [--data-dir DIR] [--runs runs/zoo]
-        [--jobs N] [--export-only]
+        [--jobs N] [--export-only] [--init-from-bundled] [--epochs N] [--lr LR]
 
 Each family trains with its own defaults (``TRAINING`` in its module) into ``runs/zoo/FAMILY``;
 rerunning resumes from the last checkpoint, and a finished family is not retrained. Each is then
@@ -9,6 +9,11 @@ exported into ``infer/models/FAMILY`` (encoder.onnx, decoder.onnx, their fp16/in
 card.json), which fails if ONNX Runtime disagrees with torch beyond the exporter's tolerance;
 the card records the training configuration, seed, epochs, wall time, machine and the metrics,
 and each variant's quality and speed measured against fp32 through ONNX Runtime.
+
+``--init-from-bundled`` starts each (new) run from the weights of the bundled model of that
+name, read from its fp32 graphs (``scripts/graph_modules.py``), to train it further, e.g. on
+more data; ``--epochs`` and ``--lr`` override the family's ``TRAINING`` for such a run. The
+card records both.
 
 Runs for hours on 2 CPU cores. ``--jobs N`` trains N families at once, each in its own process
 on one thread (these small models use a second thread poorly, so on 2 cores two one-thread
@@ -20,6 +25,9 @@ from __future__ import annotations
 import argparse
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+
+import torch
+from graph_modules import modules_from_graphs  # scripts/ is on sys.path when run as a script
 
 from aeinfer.export.checkpoint import export_checkpoint
 from aeinfer.train.registry import FAMILIES
@@ -33,8 +41,44 @@ def _one_thread() -> None:
     torch.set_num_threads(1)
 
 
-def _train(family: str, run_dir: Path, data_dir: Path | None, progress: bool) -> str:
-    result = train(family, run_dir, data_dir=data_dir, progress=progress)
+INIT_FILE = "init.pt"
+
+
+def bundled_weights(family: str, run_dir: Path) -> Path:
+    """The bundled model ``family``'s weights as a weights file in ``run_dir`` (to start from)."""
+    import aeinfer
+
+    card = aeinfer.load(family, device="cpu").card
+    _, encoder, decoder = modules_from_graphs(family)
+    graphs = card.graphs["fp32"]
+    epochs = card.provenance["training"]["epochs"]
+    description = (
+        f"the bundled {family} model ({epochs} epochs), read from its fp32 graphs "
+        f"(encoder sha256 {graphs.encoder.sha256[:12]}, decoder {graphs.decoder.sha256[:12]})"
+    )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / INIT_FILE
+    state = {"encoder": encoder.state_dict(), "decoder": decoder.state_dict()}
+    torch.save({**state, "description": description}, path)
+    return path
+
+
+def _train(
+    family: str,
+    run_dir: Path,
+    data_dir: Path | None,
+    progress: bool,
+    overrides: dict[str, float | int],
+    init_from: Path | None,
+) -> str:
+    result = train(
+        family,
+        run_dir,
+        data_dir=data_dir,
+        train_overrides=overrides or None,
+        init_from=init_from,
+        progress=progress,
+    )
     return f"{family}: {result.epochs_done} epochs, metrics {result.metrics}"
 
 
@@ -46,19 +90,33 @@ def main() -> None:
     parser.add_argument("--models", type=Path, default=MODELS_DIR)
     parser.add_argument("--jobs", type=int, default=1, help="Families trained at once.")
     parser.add_argument("--export-only", action="store_true", help="Export existing checkpoints.")
+    parser.add_argument(
+        "--init-from-bundled", action="store_true", help="Start from the bundled weights."
+    )
+    parser.add_argument("--epochs", type=int, default=None, help="Override TRAINING's epochs.")
+    parser.add_argument("--lr", type=float, default=None, help="Override TRAINING's lr.")
     args = parser.parse_args()
+    overrides = {
+        key: value for key, value in (("epochs", args.epochs), ("lr", args.lr)) if value is not None
+    }
     if not args.export_only:
+        inits = {
+            family: bundled_weights(family, args.runs / family)
+            if args.init_from_bundled and not (args.runs / family / "last.pt").is_file()
+            else None
+            for family in args.families
+        }
+        jobs = [
+            (f, args.runs / f, args.data_dir, args.jobs == 1, overrides, inits[f])
+            for f in args.families
+        ]
         if args.jobs > 1:
             with ProcessPoolExecutor(args.jobs, initializer=_one_thread) as pool:
-                runs = [
-                    pool.submit(_train, f, args.runs / f, args.data_dir, False)
-                    for f in args.families
-                ]
-                for run in runs:
+                for run in [pool.submit(_train, *job) for job in jobs]:
                     print(run.result(), flush=True)
         else:
-            for family in args.families:
-                print(_train(family, args.runs / family, args.data_dir, True), flush=True)
+            for job in jobs:
+                print(_train(*job), flush=True)
     for family in args.families:
         card = export_checkpoint(
             args.runs / family / "last.pt", args.models / family, data_dir=args.data_dir

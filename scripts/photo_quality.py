@@ -1,13 +1,14 @@
 """The photo denoiser against classical denoisers, on its held-out photographs, in one run.
 
-    python scripts/photo_quality.py [--sigmas 15 25 50] [--crops DIR] [--json]
+    python scripts/photo_quality.py [--sigmas 15 25 50] [--crops DIR] [--json] [--model PATH]
 
 Each held-out photograph (:data:`aeinfer.train.photos.TEST_PHOTOS`, never seen in training;
 fetched with pip if not cached) gets additive white Gaussian noise of σ (0–255 scale, numpy
 seed 0), clipped and saved as an 8-bit PNG, as a user's file would be; every method reads the
 same file. PSNR in colour against the clean photograph, averaged over the photographs:
 
-- ``aeinfer photo``: ``aeinfer.load("photo").denoise(path)``, blind (it is not told σ);
+- ``aeinfer photo``: ``aeinfer.load("photo").denoise(path)``, blind (it is not told σ; ``--model``
+  measures another export, e.g. a candidate before it replaces the bundled one);
 - BM3D: ``bm3d.bm3d_rgb`` (``bm3d.bm3d`` for grey), told the true σ;
 - non-local means (scikit-image, ``h = 0.8·σ̂``, σ̂ from ``estimate_sigma``, fast mode);
 - total variation (Chambolle), the best weight of a small grid per σ (oracle-tuned);
@@ -47,7 +48,9 @@ def unit(path: Path) -> np.ndarray:
     return np.asarray(Image.open(path).convert("RGB"), np.float32) / 255.0
 
 
-def methods(sigma: float) -> dict[str, Callable[[Path, np.ndarray], np.ndarray]]:
+def methods(
+    sigma: float, model: aeinfer.Model
+) -> dict[str, Callable[[Path, np.ndarray], np.ndarray]]:
     import bm3d
     from skimage.restoration import (
         denoise_nl_means,
@@ -57,7 +60,6 @@ def methods(sigma: float) -> dict[str, Callable[[Path, np.ndarray], np.ndarray]]
     )
 
     s = sigma / 255.0
-    model = aeinfer.load("photo")
 
     def ours(path: Path, noisy: np.ndarray) -> np.ndarray:
         return np.asarray(model.denoise(path).convert("RGB"), np.float32) / 255.0
@@ -112,13 +114,14 @@ def main() -> None:
     parser.add_argument("--sigmas", nargs="+", type=float, default=[15, 25, 50])
     parser.add_argument("--crops", type=Path, default=None, help="write before/after crops here")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--model", default="photo", help="bundled name or model folder")
     args = parser.parse_args()
 
     folder = photos.fetch()
     started = time.perf_counter()
     table: dict[float, dict[str, float]] = {}
     rng = np.random.default_rng(SEED)
-    model = aeinfer.load("photo")
+    model = aeinfer.load(args.model)
     with tempfile.TemporaryDirectory() as tmp:
         clean_check = {}
         for name in photos.TEST_PHOTOS:
@@ -137,7 +140,7 @@ def main() -> None:
                 noisy = unit(path)
                 _CLEAN[id(noisy)] = clean
                 results = {}
-                for method, run in methods(sigma).items():
+                for method, run in methods(sigma, model).items():
                     results[method] = run(path, noisy)
                     sums.setdefault(method, []).append(psnr(results[method], clean))
                 sums.setdefault("noisy input", []).append(psnr(noisy, clean))

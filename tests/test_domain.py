@@ -101,6 +101,101 @@ def test_denoise_routes_each_file_to_its_model(tmp_path: Path) -> None:
     assert "(denoise)" in plain.stderr
 
 
+@pytest.mark.skipif(PHOTO_MODEL not in bundled_names(), reason="no photo model bundled")
+def test_routing_restores_only_what_it_keeps_and_holds_large_pictures_one_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A photo sent on to the photo denoiser is not restored by the digit model first (at a
+    photo's size that restore was the peak of memory), and large pictures are prepared one
+    chunk each (tasks.CHUNK_BYTES), in input order, a bad file among them."""
+    from aeinfer import tasks
+    from aeinfer.model import load_model
+
+    digits = tasks.pipeline(load_model("denoise", device="cpu"))
+    photos = tasks.pipeline(load_model(PHOTO_MODEL, device="cpu"))
+    shutil.copy(EXAMPLES / "noisy-7.png", tmp_path / "a-digit.png")
+    shutil.copy(NOT_DIGITS[0], tmp_path / "b-page.jpg")
+    (tmp_path / "c-broken.png").write_bytes(b"not a picture")
+    shutil.copy(DIGIT_PHOTOS[0], tmp_path / "d-digit-photo.jpg")
+    sources = sorted(tmp_path.iterdir())
+
+    restored: list[tuple[int, ...]] = []
+    real_restore = type(digits.adapter).restore_denoised
+
+    def counting(adapter, result, state):  # type: ignore[no-untyped-def]
+        restored.append(result.shape)
+        return real_restore(adapter, result, state)
+
+    monkeypatch.setattr(type(digits.adapter), "restore_denoised", counting)
+    runs: list[int] = []
+    real_grouped = tasks._grouped
+
+    def counting_runs(pipe, fn, ready, scale):  # type: ignore[no-untyped-def]
+        runs.append(len(ready))
+        return real_grouped(pipe, fn, ready, scale)
+
+    monkeypatch.setattr(tasks, "_grouped", counting_runs)
+    together = list(tasks.denoise_routed_each(digits, photos, sources))
+    assert [o.label for o in together] == [str(p) for p in sources]
+    assert [getattr(o, "model", None) for o in together] == [
+        "denoise",
+        PHOTO_MODEL,
+        None,
+        "denoise",
+    ]
+    assert isinstance(together[2], tasks.Failed) and "c-broken.png" in str(together[2].error)
+    assert len(restored) == 2  # the two digits, not the page
+    assert runs[0] == 3  # the digit model ran the three readable inputs in one chunk
+
+    monkeypatch.setattr(tasks, "CHUNK_BYTES", 1)  # every input is "large": one per chunk
+    runs.clear()
+    apart = list(tasks.denoise_routed_each(digits, photos, sources))
+    assert [o.label for o in apart] == [o.label for o in together]
+    assert runs.count(1) == len(runs) and len(runs) == 4  # 3 digit runs + the page's photo run
+    for a, b in zip(together, apart, strict=True):
+        if isinstance(a, tasks.Done):  # a batch of three or one at a time: the same pictures
+            diff = a.output.pixels.astype(int) - b.output.pixels.astype(int)
+            assert a.output.pixels.shape == b.output.pixels.shape and np.abs(diff).max() <= 1
+
+
+@pytest.mark.skipif(PHOTO_MODEL not in bundled_names(), reason="no photo model bundled")
+def test_a_job_holds_one_outcome_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the next input is read, no earlier outcome is alive (each holds its picture, tensors
+    and result: for 12 MP photos, hundreds of MB): a folder costs the memory of one file."""
+    import gc
+
+    from aeinfer import jobs, tasks
+    from aeinfer.model import load_model
+
+    digits = tasks.pipeline(load_model("denoise", device="cpu"))
+    photos = tasks.pipeline(load_model(PHOTO_MODEL, device="cpu"))
+    for name, source in (
+        ("a.png", EXAMPLES / "noisy-7.png"),
+        ("b.jpg", NOT_DIGITS[0]),
+        ("c.jpg", NOT_DIGITS[1]),
+        ("d.jpg", DIGIT_PHOTOS[0]),
+    ):
+        shutil.copy(source, tmp_path / name)
+    alive: list[int] = []
+    real_prepare = tasks._prepare
+
+    def prepare(pipe, index, source, label):  # type: ignore[no-untyped-def]
+        gc.collect()
+        alive.append(sum(isinstance(o, tasks.Done) for o in gc.get_objects()))
+        return real_prepare(pipe, index, source, label)
+
+    monkeypatch.setattr(tasks, "_prepare", prepare)
+    # One at a time: the chunk of a batchable model is then one input too.
+    monkeypatch.setattr(tasks, "CHUNK_BYTES", 1)
+    files = sorted(tmp_path.iterdir())
+    report = jobs.map_files(digits, files, tmp_path / "out", "denoised", route=photos)
+    assert report.processed == 4 and not report.failed
+    assert len(alive) == 6 and alive == [0] * 6  # 4 digit preparations, 2 photo ones
+    alive.clear()
+    report = jobs.map_files(photos, files, tmp_path / "out2", "denoised")
+    assert report.processed == 4 and alive == [0] * 4
+
+
 def large_digit(digit: np.ndarray, side: int = 240) -> tuple[np.ndarray, np.ndarray]:
     """Navy pen strokes on cream paper, ``side`` pixels square, and the ink mask."""
     mask = np.asarray(Image.fromarray(digit).resize((side, side), Image.Resampling.BICUBIC))

@@ -35,9 +35,9 @@ RUNTIME_MODULES = (
 INFER = Path(aeinfer.__file__).resolve().parent
 TRAINING_SIDE = ("aeinfer.train", "aeinfer.export")
 # The only code of the runtime package allowed to import the training side: the commands of
-# infer/cli.py that train, export and download, inside their function bodies.
+# infer/cli.py that train, export and download (MNIST, photos), inside their function bodies.
 CLI_FILE = "cli.py"
-TRAINING_COMMANDS = frozenset({"train", "export_cmd", "data_download"})
+TRAINING_COMMANDS = frozenset({"train", "export_cmd", "data_download", "data_photos"})
 
 
 def _imported_after(code: str) -> set[str]:

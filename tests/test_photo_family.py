@@ -61,3 +61,35 @@ def test_bundled_photo_model_denoises_colour_at_its_own_size() -> None:
     error_in = np.sqrt(np.mean((noisy - clean) ** 2))
     error_out = np.sqrt(np.mean((out / 255 - clean) ** 2))
     assert error_out < 0.5 * error_in  # the noise is mostly gone, the colours kept
+
+
+def test_the_photo_set_reads_scipy_face_and_caps_large_photos(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without fetching: scipy's ``face.dat`` (bz2 of raw pixels) reads as an RGB photo, a
+    photo's bytes are checked against the pinned sha256, and a photo larger than AREA_CAP is
+    drawn from no more often than one of the cap's size."""
+    import bz2
+    import hashlib
+
+    from aeinfer.errors import DataError
+    from aeinfer.train import photos
+
+    pixels = np.random.default_rng(0).integers(0, 256, photos.FACE_SHAPE, dtype=np.uint8)
+    data = bz2.compress(pixels.tobytes())
+    (tmp_path / "face.dat").write_bytes(data)
+    pinned = {"face.dat": ("scipy/misc/face.dat", hashlib.sha256(data).hexdigest())}
+    monkeypatch.setattr(photos, "PHOTOS", pinned)
+    (face,) = photos.load(tmp_path, ("face.dat",))
+    assert face.shape == photos.FACE_SHAPE and face.dtype == np.float32
+    np.testing.assert_array_equal((face * 255).round().astype(np.uint8), pixels)
+    (tmp_path / "face.dat").write_bytes(data[:-1])
+    with pytest.raises(DataError, match=r"missing or altered: face\.dat"):
+        photos.load(tmp_path, ("face.dat",))
+
+    side = int(np.sqrt(photos.AREA_CAP))
+    small = np.zeros((side, side, 3), np.float32)  # at the cap: black
+    large = np.ones((3 * side, 3 * side, 3), np.float32)  # 9× the cap: white
+    sampler = photos.PatchSampler([[small], [large]], patch=8, count=4000, seed=0)
+    share_large = float((sampler.epoch(0).mean(axis=(1, 2, 3)) > 0.5).mean())
+    assert 0.45 < share_large < 0.55  # in proportion to area it would be 0.9

@@ -19,7 +19,7 @@ import aeinfer
 from aeinfer.adapters.image import ImageParams, frame
 from aeinfer.card import IMAGE, SIGNAL
 from aeinfer.errors import CheckpointError, UnknownFamilyError
-from aeinfer.export.checkpoint import export_checkpoint
+from aeinfer.export.checkpoint import export_checkpoint, training_record
 from aeinfer.pictures import read_picture
 from aeinfer.train.data import (
     MNIST,
@@ -55,10 +55,12 @@ def run(mnist_dir: Path) -> Callable[..., Any]:
     def go(run_dir: Path, max_steps: int, family: str = FAMILY, **overrides: Any):
         model_overrides = overrides.pop("model_overrides", None)
         data = overrides.pop("data", None)
+        init_from = overrides.pop("init_from", None)
         return train(
             family,
             run_dir,
             data=data,
+            init_from=init_from,
             data_dir=None if data is not None else mnist_dir,
             model_overrides=model_overrides,
             train_overrides={**SMALL, "max_steps": max_steps, **overrides},
@@ -322,6 +324,54 @@ def test_copied_run_resumes(tmp_path: Path, run) -> None:
     b = run(tmp_path / "b", 5)
     assert first.steps == 3 and a.steps == b.steps == 5
     assert_same_weights(a.checkpoint, b.checkpoint)
+
+
+def test_a_run_starts_from_given_weights_and_records_them(tmp_path: Path, run) -> None:
+    source = run(tmp_path / "source", 3).checkpoint
+    # At lr 0 one step changes nothing: the new run holds exactly the weights it started from.
+    started = run(tmp_path / "started", 1, lr=0.0, init_from=source).checkpoint
+    assert_same_weights(started, source)
+    record = torch.load(started, weights_only=True)["init_from"]
+    assert record["file"] == CHECKPOINT_FILE
+    assert training_record(load_checkpoint(started))["init_from"] == record
+
+    # A weights file of its own (as build_zoo writes one from a bundled model's graphs).
+    ckpt = torch.load(source, weights_only=True)
+    bare = tmp_path / "init.pt"
+    torch.save({"encoder": ckpt["encoder"], "decoder": ckpt["decoder"], "description": "x"}, bare)
+    fresh = run(tmp_path / "fresh", 1, lr=0.0, init_from=bare).checkpoint
+    assert_same_weights(fresh, source)
+    recorded = torch.load(fresh, weights_only=True)["init_from"]
+    assert recorded == {"file": "init.pt", "description": "x"}
+
+    # A run being resumed keeps its own weights and record, whatever it is given now.
+    resumed = run(tmp_path / "fresh", 2, lr=0.0, init_from=started).checkpoint
+    assert torch.load(resumed, weights_only=True)["init_from"]["file"] == "init.pt"
+    # Without init_from nothing is recorded.
+    assert "init_from" not in torch.load(source, weights_only=True)
+
+
+def test_weights_to_start_from_are_checked(tmp_path: Path, run) -> None:
+    source = run(tmp_path / "source", 1).checkpoint
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not weights")
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"state_dict": {}}, foreign)
+    cases = [
+        ({"init_from": tmp_path / "absent.pt"}, "weights file not found"),
+        ({"init_from": garbage}, "not a readable weights file"),
+        ({"init_from": foreign}, "holds no encoder and decoder weights"),
+        (
+            {"init_from": source, "model_overrides": {"latent_dim": 16}},
+            "weights of another architecture",
+        ),
+    ]
+    for index, (change, message) in enumerate(cases):
+        run_dir = tmp_path / f"r{index}"
+        with pytest.raises(CheckpointError, match=message) as info:
+            run(run_dir, 1, **change)
+        assert "\n" not in str(info.value) and str(change["init_from"]) in str(info.value)
+        assert not (run_dir / CHECKPOINT_FILE).exists()
 
 
 # --- folders of your own data, through to a served model -------------------------------------

@@ -1,19 +1,25 @@
 """Natural photographs for the photo denoiser: fetched from wheels on the package index.
 
-The sample photographs inside three pinned wheels (scikit-image, scikit-learn, matplotlib) are
-fetched with ``pip download`` (no network besides the package index), extracted and checked
-against their sha256 below, so anyone can rebuild the same set: ``aeinfer data photos``. The set
-is split **by photo**: :data:`TEST_PHOTOS` are never trained on (the card lists them).
+The sample photographs inside five pinned wheels (scikit-image, scikit-learn, matplotlib, scipy
+1.9 — the last release that shipped its raccoon ``face`` — and pyiqa, which ships five Kodak
+photographs as cropped for the TID2013 benchmark; of pyiqa's files only those, which Kodak
+released for unrestricted use, are taken) are fetched with ``pip download``
+(no network besides the package index; one platform tag for every machine, since only the data
+files are read), extracted and checked against their sha256 below, so anyone can rebuild the
+same set: ``aeinfer data photos``. The set is split **by photo**: :data:`TEST_PHOTOS` are never
+trained on (the card lists them).
 
 Training items are patches drawn afresh each epoch, seeded by the epoch (so a resumed run sees
-the same patches): a photo chosen in proportion to its area, a scale from a small pyramid (1,
-3/4, 1/2 — area-averaged, which also lowers the JPEG and sensor noise of the originals), a
-random crop, one of the 8 flips and rotations, a random channel order and a brightness gain —
-the heavy augmentation so few photos need.
+the same patches): a photo chosen in proportion to its area, capped at :data:`AREA_CAP` (so the
+2-megapixel fundus photograph and the mostly black Hubble field do not outweigh the everyday
+ones), a scale from a small pyramid (1, 3/4, 1/2 — area-averaged, which also lowers the JPEG and
+sensor noise of the originals), a random crop, one of the 8 flips and rotations, a random
+channel order and a brightness gain — the heavy augmentation so few photos need.
 """
 
 from __future__ import annotations
 
+import bz2
 import hashlib
 import io
 import subprocess
@@ -29,8 +35,25 @@ from PIL import Image
 
 from aeinfer.errors import DataError
 
-WHEELS = ("scikit-image==0.26.0", "scikit-learn==1.9.1", "matplotlib==3.11.2")
+WHEELS = (
+    "scikit-image==0.26.0",
+    "scikit-learn==1.9.1",
+    "matplotlib==3.11.2",
+    "scipy==1.9.3",
+    "pyiqa==0.1.16",
+)
 """Pinned, so the set does not change under a rebuild."""
+WHEEL_TAGS = (
+    "--python-version", "3.11",
+    "--platform", "manylinux2014_x86_64",
+    "--platform", "manylinux_2_28_x86_64",
+)  # fmt: skip
+"""One interpreter and platform for every machine (macOS and Windows included): the photos are
+the same bytes in every build of a wheel, and scipy 1.9.3 has no wheel for newer Pythons."""
+
+SCIPY_FACE = "scipy-face"
+"""scipy's ``misc/face.dat``: bz2 of the raw 768×1024×3 uint8 pixels (scipy.misc.face)."""
+FACE_SHAPE = (768, 1024, 3)
 
 PHOTOS: dict[str, tuple[str, str]] = {
     "astronaut.png": (
@@ -105,12 +128,41 @@ PHOTOS: dict[str, tuple[str, str]] = {
         "matplotlib/mpl-data/sample_data/grace_hopper.jpg",
         "a8ca6d734765703b09728ab47fe59f473d93ae3967fc24c7c0288c3c7adb7130",
     ),
+    "face.dat": (
+        "scipy/misc/face.dat",
+        "9d8b0b4d081313e2b485748c770472e5a95ed1738146883d84c7030493e82886",
+    ),
+    "kodak_I03.bmp": (
+        "ResultsCalibra/ref_dir/I03.bmp",
+        "28441215ca5b6358e6267717250a02eeec4fa5ef73ae454870b8426320f980a8",
+    ),
+    "kodak_I04.bmp": (
+        "ResultsCalibra/ref_dir/I04.bmp",
+        "c8500941a30397bc9e613a297e1286bdb955f49926148f58e7963d6e82b03c9f",
+    ),
+    "kodak_I06.bmp": (
+        "ResultsCalibra/ref_dir/I06.bmp",
+        "445c2c0fcb47898e9cd8e6de640f2545621d27cbb248c69ef2c84d8204723061",
+    ),
+    "kodak_I08.bmp": (
+        "ResultsCalibra/ref_dir/I08.bmp",
+        "b5d6738ece811f45f43c5bce425ad5d18d5c78466989001fe1129fcdd08efdab",
+    ),
+    "kodak_I19.bmp": (
+        "ResultsCalibra/ref_dir/I19.bmp",
+        "b8a2ede827d8db21c45f9ca1fb1c043bcec571b5a7243b4ea1aab3fb4feb7e0b",
+    ),
 }
-"""Photo → (path inside its wheel, sha256 of its bytes)."""
+"""Photo → (path inside its wheel, sha256 of its bytes). Stored as the wheel holds them."""
+
+FORMATS = {"face.dat": SCIPY_FACE}
+"""Photos not in an image format Pillow reads, and how to read them."""
 
 TEST_PHOTOS = ("chelsea.png", "coffee.png", "flower.jpg", "grace_hopper.jpg")
 """Held out: four colour photographs of different kinds (fur, a still life, petals, a face)."""
 
+AREA_CAP = 512 * 1024
+"""Pixels: a photo larger than this is drawn from as often as one of this size."""
 PYRAMID = (1.0, 0.75, 0.5)
 GAIN = (0.7, 1.1)
 VALIDATION_PATCHES = 192
@@ -148,7 +200,7 @@ def fetch(directory: Path | None = None, on_step: Callable[[str], None] | None =
             on_step(f"pip download {' '.join(WHEELS)}")
         done = subprocess.run(
             [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q",
-             "-d", tmp, *WHEELS],
+             *WHEEL_TAGS, "-d", tmp, *WHEELS],
             capture_output=True, text=True, check=False,
         )  # fmt: skip
         if done.returncode != 0:
@@ -178,12 +230,15 @@ def load(directory: Path, names: tuple[str, ...]) -> list[np.ndarray]:
         raise DataError(
             f"{directory}: photos missing or altered: {', '.join(lost)} (run `aeinfer data photos`)"
         )
-    out = []
-    for name in names:
-        with Image.open(io.BytesIO((directory / name).read_bytes())) as image:
-            rgb = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
-        out.append(rgb)
-    return out
+    return [_decode(name, (directory / name).read_bytes()) for name in names]
+
+
+def _decode(name: str, data: bytes) -> np.ndarray:
+    if FORMATS.get(name) == SCIPY_FACE:
+        pixels = np.frombuffer(bz2.decompress(data), dtype=np.uint8).reshape(FACE_SHAPE)
+        return pixels.astype(np.float32) / 255.0
+    with Image.open(io.BytesIO(data)) as image:
+        return np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
 
 
 def _pyramid(photo: np.ndarray) -> list[np.ndarray]:
@@ -217,7 +272,10 @@ class PatchSampler:
         """``count`` patches (N, 3, patch, patch) float32 for ``epoch``."""
         rng = np.random.default_rng([self.seed, epoch])
         out = np.empty((self.count, 3, self.patch, self.patch), dtype=np.float32)
-        areas = np.array([lv[0].shape[0] * lv[0].shape[1] for lv in self.levels], dtype=np.float64)
+        areas = np.array(
+            [min(lv[0].shape[0] * lv[0].shape[1], AREA_CAP) for lv in self.levels],
+            dtype=np.float64,
+        )
         choices = rng.choice(len(self.levels), size=self.count, p=areas / areas.sum())
         for i, which in enumerate(choices):
             candidates = [lv for lv in self.levels[which] if min(lv.shape[:2]) >= self.patch]

@@ -8,6 +8,10 @@ checkpoint alone (as nanoGPT keeps ``model_args``). It is written atomically at 
 and when ``max_steps`` stops a run, and holds everything needed to continue exactly where it
 stopped: weights, optimizer, schedule, step, RNG state. Shuffling is seeded per epoch, so a run
 resumed mid-epoch skips the batches already seen.
+
+A run may start from another model's weights (``init_from``: a weights file of the same
+architecture, e.g. a bundled model's weights read from its graphs): the optimizer, schedule and
+data start afresh, and the checkpoint, then the card, record where the weights came from.
 """
 
 from __future__ import annotations
@@ -193,6 +197,34 @@ def rebuild(ckpt: dict[str, Any]) -> tuple[ModuleType, Any, nn.Module, nn.Module
     return family, model_cfg, encoder.eval(), decoder.eval()
 
 
+def load_weights(path: Path) -> dict[str, Any]:
+    """A weights file (``encoder``, ``decoder`` state dicts; a checkpoint is one) to start a run
+    from, loaded with ``weights_only=True``."""
+    if not path.is_file():
+        raise CheckpointError(f"{path}: weights file not found")
+    try:
+        weights = torch.load(path, map_location="cpu", weights_only=True)
+    except _UNREADABLE as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CheckpointError(f"{path}: not a readable weights file ({first})") from exc
+    if not isinstance(weights, dict) or not {"encoder", "decoder"} <= weights.keys():
+        raise CheckpointError(f"{path}: holds no encoder and decoder weights")
+    return weights
+
+
+def _start_from(
+    path: Path, weights: dict[str, Any], encoder: nn.Module, decoder: nn.Module
+) -> dict[str, Any]:
+    """Load ``weights`` (read from ``path``) into the modules; what the checkpoint records."""
+    try:
+        encoder.load_state_dict(weights["encoder"])
+        decoder.load_state_dict(weights["decoder"])
+    except RuntimeError as exc:  # load_state_dict's missing/unexpected keys or shapes
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CheckpointError(f"{path}: weights of another architecture ({first})") from exc
+    return {"file": path.name, "description": str(weights.get("description", ""))}
+
+
 def _save_atomic(obj: dict[str, Any], path: Path) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     torch.save(obj, tmp)
@@ -243,13 +275,19 @@ def train(
     data_dir: Path | None = None,
     model_overrides: dict[str, Any] | None = None,
     train_overrides: dict[str, Any] | None = None,
+    init_from: Path | None = None,
     progress: bool = True,
 ) -> TrainResult:
     """Train ``family_name`` into ``run_dir``, resuming from ``run_dir/last.pt`` if present.
 
-    ``data`` says what to train on (default: MNIST, in ``data_dir`` if given).
+    ``data`` says what to train on (default: MNIST, in ``data_dir`` if given). ``init_from``
+    (a weights file, see :func:`load_weights`) starts a new run from those weights; a run being
+    resumed keeps the weights of its checkpoint.
     """
     family = get_family(family_name)
+    ckpt_path = run_dir / CHECKPOINT_FILE
+    # Read before the data (which may take a while): a bad weights file fails at once.
+    initial = load_weights(init_from) if init_from and not ckpt_path.is_file() else None
     kind = getattr(family, "DEFAULT_DATA", MNIST)  # the photo family trains on photographs
     spec = data or DataSpec(kind, None if data_dir is None else str(data_dir))
     dataset = load_dataset(spec)
@@ -261,7 +299,6 @@ def train(
     except ValueError as exc:  # a shape the family cannot take, e.g. RGB rows for lstm
         raise DataError(f"{family_name}: {exc}") from exc
     run_dir.mkdir(parents=True, exist_ok=True)
-    ckpt_path = run_dir / CHECKPOINT_FILE
     params = [*encoder.parameters(), *decoder.parameters()]
     optimizer = torch.optim.AdamW(params, lr=train_cfg.lr, weight_decay=train_cfg.weight_decay)
 
@@ -276,6 +313,7 @@ def train(
     data_record = asdict(spec)
 
     step, history, wall = 0, [], 0.0
+    started_from: dict[str, Any] | None = None
     if ckpt_path.is_file():
         ckpt = load_checkpoint(ckpt_path)
         # A key added to TrainConfig after the run started takes its default.
@@ -298,6 +336,7 @@ def train(
         scheduler.load_state_dict(ckpt["scheduler"])
         loss_gen.set_state(ckpt["loss_generator"])
         step, history, wall = ckpt["step"], list(ckpt["history"]), float(ckpt["wall_time_s"])
+        started_from = ckpt.get("init_from")
         if saved_cfg["epochs"] != train_cfg.epochs:
             # LambdaLR keeps only its step count: the schedule follows the new length from here.
             print(
@@ -305,6 +344,8 @@ def train(
                 f"{train_cfg.epochs}-epoch one; the schedule follows the new length",
                 flush=True,
             )
+    elif init_from is not None and initial is not None:
+        started_from = _start_from(init_from, initial, encoder, decoder)
 
     def checkpoint(metrics: dict[str, float]) -> None:
         _save_atomic(
@@ -326,6 +367,7 @@ def train(
                 "wall_time_s": wall,
                 "machine": machine_description(),
                 "torch_version": str(torch.__version__),
+                **({"init_from": started_from} if started_from else {}),
             },
             ckpt_path,
         )
