@@ -368,20 +368,34 @@ def reconstruct_each(
     """decoder(encoder(x)) of every input, restored to the input's size and kind
     (``Done.output``); ``task`` is ``reconstruct`` or ``denoise`` (which the card must list).
     An input outside the model's domain (a card's domain check) is refused unless ``force``."""
+    return _reconstructions(pipe, sources, labels, task, force=force)
+
+
+def _reconstructions(
+    pipe: Pipeline,
+    sources: Sequence[Source],
+    labels: Sequence[str] | None,
+    task: str,
+    *,
+    force: bool,
+    restore_refused: bool = True,
+) -> Iterator[Outcome]:
+    """:func:`reconstruct_each`; without ``restore_refused`` an input outside the domain is
+    judged but not restored (its ``Done.output`` is None): the router sends it elsewhere, and at
+    a photograph's size the restore is the costliest step (a 12 MP photo: +340 MB, +6 s)."""
     require(pipe, task)
 
     def run(ready: list[_Ready]) -> list[np.ndarray]:
         return _grouped(pipe, pipe.model.reconstruct, ready, 1.0)
 
     restore = pipe.adapter.restore_denoised if task == DENOISE else pipe.adapter.restore
-    return _each(
-        pipe,
-        sources,
-        labels,
-        run,
-        lambda r, result, _: restore(result, r.state),
-        _enforce(pipe, force),
-    )
+
+    def finish(r: _Ready, result: np.ndarray, verdict: Verdict | None) -> Any:
+        if not restore_refused and verdict is not None and not verdict.in_domain:
+            return None
+        return restore(result, r.state)
+
+    return _each(pipe, sources, labels, run, finish, _enforce(pipe, force))
 
 
 def reconstruct(
@@ -414,20 +428,7 @@ def denoise_routed_each(
     check) when the check says it is one digit on plain paper, else ``photos`` (a denoiser for
     any picture at its own size); without ``photos``, such an input is refused. Each
     :class:`Done` names its model, and a routed one says why in a note."""
-    require(digits, DENOISE)
-
-    def run(ready: list[_Ready]) -> list[np.ndarray]:
-        return _grouped(digits, digits.model.reconstruct, ready, 1.0)
-
-    def finish(r: _Ready, result: np.ndarray, verdict: Verdict | None) -> Any:
-        # An input the check sends elsewhere is not restored here: at a photograph's size the
-        # restore is the costliest step (a 12 MP photo: +340 MB peak, +6 s), and its result
-        # would be thrown away.
-        if verdict is not None and not verdict.in_domain:
-            return None
-        return digits.adapter.restore_denoised(result, r.state)
-
-    outcomes = _each(digits, sources, labels, run, finish, _enforce(digits, force=True))
+    outcomes = _reconstructions(digits, sources, labels, DENOISE, force=True, restore_refused=False)
     # One outcome alive at a time (a large picture's arrays are hundreds of MB): no zip(), which
     # keeps its last tuple, and no local left bound across a yield, which would keep the last
     # outcome while the next one is made.

@@ -167,7 +167,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except _UNREADABLE as exc:
-        raise CheckpointError(f"{path}: not a readable checkpoint ({exc})") from exc
+        raise CheckpointError(f"{path}: not a readable checkpoint ({_first_line(exc)})") from exc
     if not isinstance(ckpt, dict) or "format" not in ckpt:
         raise CheckpointError(f"{path}: not an aeinfer checkpoint")
     if ckpt["format"] != CHECKPOINT_FORMAT:
@@ -197,6 +197,11 @@ def rebuild(ckpt: dict[str, Any]) -> tuple[ModuleType, Any, nn.Module, nn.Module
     return family, model_cfg, encoder.eval(), decoder.eval()
 
 
+def _first_line(exc: BaseException) -> str:
+    """torch's messages run over many lines; an error here is one."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
 def load_weights(path: Path) -> dict[str, Any]:
     """A weights file (``encoder``, ``decoder`` state dicts; a checkpoint is one) to start a run
     from, loaded with ``weights_only=True``."""
@@ -205,8 +210,7 @@ def load_weights(path: Path) -> dict[str, Any]:
     try:
         weights = torch.load(path, map_location="cpu", weights_only=True)
     except _UNREADABLE as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise CheckpointError(f"{path}: not a readable weights file ({first})") from exc
+        raise CheckpointError(f"{path}: not a readable weights file ({_first_line(exc)})") from exc
     if not isinstance(weights, dict) or not {"encoder", "decoder"} <= weights.keys():
         raise CheckpointError(f"{path}: holds no encoder and decoder weights")
     return weights
@@ -220,8 +224,8 @@ def _start_from(
         encoder.load_state_dict(weights["encoder"])
         decoder.load_state_dict(weights["decoder"])
     except RuntimeError as exc:  # load_state_dict's missing/unexpected keys or shapes
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise CheckpointError(f"{path}: weights of another architecture ({first})") from exc
+        why = _first_line(exc)
+        raise CheckpointError(f"{path}: weights of another architecture ({why})") from exc
     return {"file": path.name, "description": str(weights.get("description", ""))}
 
 
