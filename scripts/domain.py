@@ -11,7 +11,9 @@ reconstruction, ONNX Runtime), on sets its calibration never saw:
   digits, blank and ruled pages, printed text; :mod:`aeinfer.export.domain_sets`) drawn from a
   seed of their own, the photos cropped from the photo denoiser's held-out photographs
   (:data:`aeinfer.train.photos.TEST_PHOTOS`, fetched with pip if they are not cached);
-- the pictures in ``examples/not-digits/``.
+- the pictures in ``examples/not-digits/``;
+- whole photographs shrunk to thumbnails (every photo of :mod:`aeinfer.train.photos` at 96×64,
+  150×100 and 300×200, sharp and blurred): the crops above never show a whole smooth scene.
 
 The verdicts are the library's own (``tasks.score_each``: the calibrated score and the gates
 of :mod:`aeinfer.domain`). The check's threshold was set at export on MNIST training digits the
@@ -29,6 +31,7 @@ from typing import Any
 
 import numpy as np
 from bench_machine import machine  # scripts/ is on sys.path when run as a script
+from PIL import Image, ImageFilter
 
 from aeinfer import tasks
 from aeinfer.card import read_card
@@ -38,6 +41,8 @@ from aeinfer.model import Model
 from aeinfer.train import photos
 from aeinfer.zoo import MODELS_DIR, bundled_names
 
+THUMBNAILS = ((96, 64), (150, 100), (300, 200))
+BLUR = 2.0
 SEED = 13
 """Not the calibration's seeds (11 fits, 12 measures at export) nor the examples' (2024)."""
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -49,6 +54,17 @@ def accepted(pipe: tasks.Pipeline, sources: list[Any]) -> np.ndarray:
     labels = [f"#{i}" for i in range(len(sources))]
     outcomes = tasks.score_each(pipe, sources, labels)
     return np.array([tasks.unwrap(o).output[0].in_domain for o in outcomes], dtype=bool)
+
+
+def thumbnails(pictures: list[np.ndarray]) -> list[np.ndarray]:
+    """Each photo at each of :data:`THUMBNAILS`' sizes, sharp and Gaussian-blurred."""
+    out = []
+    for picture in pictures:
+        image = Image.fromarray((picture * 255 + 0.5).astype(np.uint8))
+        for size in THUMBNAILS:
+            small = image.resize(size, Image.Resampling.BICUBIC)
+            out += [np.asarray(small), np.asarray(small.filter(ImageFilter.GaussianBlur(BLUR)))]
+    return out
 
 
 def files(folder: Path) -> list[Any]:
@@ -70,6 +86,7 @@ def main() -> None:
     kinds = np.array([s.kind for s in others])
     example_digits = files(EXAMPLES / "digit-photos")
     example_others = files(EXAMPLES / "not-digits")
+    shrunk = thumbnails(photos.load(photos.fetch(), tuple(photos.PHOTOS)))
 
     names = args.models or [
         n for n in bundled_names() if read_card(MODELS_DIR / n).domain is not None
@@ -87,6 +104,7 @@ def main() -> None:
             "non_digits": float(refused.mean()),
             "by_kind": {k: float(refused[kinds == k].mean()) for k in NON_DIGIT_KINDS},
             "example_not_digits": float((~accepted(pipe, example_others)).mean()),
+            "photo_thumbnails": float((~accepted(pipe, shrunk)).mean()),
         }
         rows.append(row)
         print(f"{name}: {row}", flush=True)
@@ -100,6 +118,7 @@ def main() -> None:
             "drawn_digit_photos": len(drawn),
             "non_digits": len(others),
             "example_not_digits": len(example_others),
+            "photo_thumbnails": len(shrunk),
         },
         "rows": rows,
     }
@@ -112,12 +131,14 @@ def main() -> None:
         f"accepted ({sets['example_digit_photos']}) | drawn digit photos accepted "
         f"({sets['drawn_digit_photos']}) | non-digits refused ({sets['non_digits']}) | "
         + " | ".join(f"{k}" for k in NON_DIGIT_KINDS)
-        + f" | examples/not-digits refused ({sets['example_not_digits']}) |"
+        + f" | examples/not-digits refused ({sets['example_not_digits']}) | photo thumbnails "
+        f"refused ({sets['photo_thumbnails']}) |"
     )
-    print("|---|" + "---:|" * (5 + len(NON_DIGIT_KINDS)))
+    print("|---|" + "---:|" * (6 + len(NON_DIGIT_KINDS)))
     for r in rows:
         cells = [r["mnist_test"], r["example_digit_photos"], r["drawn_digit_photos"]]
         cells += [r["non_digits"], *r["by_kind"].values(), r["example_not_digits"]]
+        cells += [r["photo_thumbnails"]]
         print(f"| {r['model']} | " + " | ".join(f"{c:.1%}" for c in cells) + " |")
     print(f"{report['machine']}; {report['seconds']} s")
 

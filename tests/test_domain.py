@@ -18,6 +18,7 @@ from helpers import assert_one_error, invoke, ok, snapshot
 from PIL import Image, ImageFilter
 
 import aeinfer
+from aeinfer import domain
 from aeinfer.card import read_card
 from aeinfer.errors import OutOfDomainError
 from aeinfer.mnist import load_split
@@ -232,6 +233,27 @@ def test_ink_running_off_the_edge_is_not_a_digit() -> None:
     small = np.asarray(Image.fromarray(page).resize((28, 28)))
     verdict = aeinfer.load("denoise").score(Image.fromarray(small))
     assert "edge" not in verdict.reason
+
+
+MOON_THUMBNAIL = {
+    "contrast": 0.145, "spread": 0.034, "marks": 0.0, "share": 0.0, "paper": 0.947, "ink": 0.002,
+    "unevenness": 0.222, "fill": 0.0, "aspect": 0.0, "off_colour": 0.016, "edge": 0.0,
+    "framed": 0.0, "mid_grey": 0.281, "reconstruction": -3.078,
+}  # fmt: skip
+"""The figures of scikit-image's moon shrunk to 150×100 and blurred (σ 2), as the denoise model
+measured them: no mark at all, yet a calibrated score above the threshold."""
+
+
+@pytest.mark.parametrize("name", [n for n in bundled_names() if read_card(MODELS_DIR / n).domain])
+def test_a_picture_without_a_clear_mark_is_not_a_digit(name: str) -> None:
+    check = read_card(MODELS_DIR / name).domain
+    assert check is not None
+    verdict = domain.judge(check, MOON_THUMBNAIL, contrast_floor=0.1)
+    assert not verdict.in_domain and "no mark stands out" in verdict.reason
+    faint = {**MOON_THUMBNAIL, "marks": 1.0, "share": 1.0, "contrast": domain.FAINT_MIN - 0.01}
+    assert domain.gated(faint) and not domain.gated({**faint, "contrast": 0.5})
+    # MNIST's own 28×28 frame is exempt: heavy noise can hide every mark of a real digit there.
+    assert not domain.gated({**MOON_THUMBNAIL, "framed": 1.0})
 
 
 def test_uneven_light_is_not_a_sheet_of_paper() -> None:

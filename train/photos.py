@@ -1,9 +1,11 @@
 """Natural photographs for the photo denoiser: fetched from wheels on the package index.
 
-The sample photographs inside five pinned wheels (scikit-image, scikit-learn, matplotlib, scipy
-1.9 — the last release that shipped its raccoon ``face`` — and pyiqa, which ships five Kodak
+The sample photographs inside eight pinned wheels (scikit-image, scikit-learn, matplotlib, scipy
+1.9 — the last release that shipped its raccoon ``face`` — pyiqa, which ships five Kodak
 photographs as cropped for the TID2013 benchmark; of pyiqa's files only those, which Kodak
-released for unrestricted use, are taken) are fetched with ``pip download``
+released for unrestricted use, are taken; gradio's two cheetahs and the Eiffel tower, imgaug's
+quokka and mahotas 1.4.18's portrait of its author — gradio's film still of Groot is left out) are
+fetched with ``pip download``
 (no network besides the package index; one platform tag for every machine, since only the data
 files are read), extracted and checked against their sha256 below, so anyone can rebuild the
 same set: ``aeinfer data photos``. The set is split **by photo**: :data:`TEST_PHOTOS` are never
@@ -41,6 +43,9 @@ WHEELS = (
     "matplotlib==3.11.2",
     "scipy==1.9.3",
     "pyiqa==0.1.16",
+    "gradio==6.31.0",
+    "imgaug==0.4.0",
+    "mahotas==1.4.18",
 )
 """Pinned, so the set does not change under a rebuild."""
 WHEEL_TAGS = (
@@ -151,6 +156,26 @@ PHOTOS: dict[str, tuple[str, str]] = {
     "kodak_I19.bmp": (
         "ResultsCalibra/ref_dir/I19.bmp",
         "b8a2ede827d8db21c45f9ca1fb1c043bcec571b5a7243b4ea1aab3fb4feb7e0b",
+    ),
+    "cheetah.jpg": (
+        "gradio/media_assets/images/cheetah.jpg",
+        "29b0090f5ec471dad0264abc20ecc3c80a0133a63a03d11df920e39a093fe6c8",
+    ),
+    "cheetah2.jpg": (
+        "gradio/test_data/cheetah2.jpg",
+        "6882e714aa43d60a429f704a5ddd3af4b3708f89701b3bcc9626121349853795",
+    ),
+    "tower.jpg": (
+        "gradio/media_assets/images/tower.jpg",
+        "f57f96f7a71f89739d27ae8ffc09f73cd2f17415d16c94d42dcb0d571f4eb0ee",
+    ),
+    "quokka.jpg": (
+        "imgaug/quokka.jpg",
+        "bf1059d0f925e7d0c712cadf07a04ba4cfc98957d7be65d3a7d8ae0c464cd76e",
+    ),
+    "luispedro.jpg": (
+        "mahotas/demos/data/luispedro.jpg",
+        "27e7af47501a4e9a06e4d8bd8b834bd773fe7b187baef2f47e120c663524bed1",
     ),
 }
 """Photo → (path inside its wheel, sha256 of its bytes). Stored as the wheel holds them."""
