@@ -134,8 +134,13 @@ def export_checkpoint(
     )
     if not variants or not_made:
         return card
+    items = dataset.train[:CALIBRATION_ITEMS].astype(np.float32)
+    # A family may say what its served inputs look like (a denoiser's are noisy): int8
+    # activation ranges calibrated on anything else clip them.
+    if hasattr(family, "calibration_items"):
+        items = family.calibration_items(items, cfg).astype(np.float32)
     data = VariantData(
-        calibration=dataset.train[:CALIBRATION_ITEMS].astype(np.float32),
+        calibration=items,
         evaluation=held_out.astype(np.float32),
         evaluation_split=split,
         noise=eval_noise_factor(family, cfg),
