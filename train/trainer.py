@@ -160,14 +160,19 @@ CHECKPOINT_KEYS = (
 _UNREADABLE = (pickle.UnpicklingError, RuntimeError, OSError, EOFError, ValueError, LookupError)
 
 
+def _load_safely(path: Path, what: str) -> Any:
+    """``torch.load`` with ``weights_only=True``; a missing or unreadable file is one line."""
+    if not path.is_file():
+        raise CheckpointError(f"{path}: {what} not found")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except _UNREADABLE as exc:
+        raise CheckpointError(f"{path}: not a readable {what} ({_first_line(exc)})") from exc
+
+
 def load_checkpoint(path: Path) -> dict[str, Any]:
     """Load a checkpoint with ``weights_only=True`` and check it names a known family."""
-    if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint not found")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except _UNREADABLE as exc:
-        raise CheckpointError(f"{path}: not a readable checkpoint ({_first_line(exc)})") from exc
+    ckpt = _load_safely(path, "checkpoint")
     if not isinstance(ckpt, dict) or "format" not in ckpt:
         raise CheckpointError(f"{path}: not an aeinfer checkpoint")
     if ckpt["format"] != CHECKPOINT_FORMAT:
@@ -205,12 +210,7 @@ def _first_line(exc: BaseException) -> str:
 def load_weights(path: Path) -> dict[str, Any]:
     """A weights file (``encoder``, ``decoder`` state dicts; a checkpoint is one) to start a run
     from, loaded with ``weights_only=True``."""
-    if not path.is_file():
-        raise CheckpointError(f"{path}: weights file not found")
-    try:
-        weights = torch.load(path, map_location="cpu", weights_only=True)
-    except _UNREADABLE as exc:
-        raise CheckpointError(f"{path}: not a readable weights file ({_first_line(exc)})") from exc
+    weights = _load_safely(path, "weights file")
     if not isinstance(weights, dict) or not {"encoder", "decoder"} <= weights.keys():
         raise CheckpointError(f"{path}: holds no encoder and decoder weights")
     return weights
