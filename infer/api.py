@@ -149,25 +149,28 @@ class Autoencoder:
         """Items (N, *item) from codes (N, *latent)."""
         return tasks.decode(self._pipe, z)
 
-    def reconstruct(self, x: Any, *, force: bool = False) -> Any:
+    def reconstruct(self, x: Any, *, force: bool = False, ensemble: bool = False) -> Any:
         """decoder(encoder(x)): a tensor for tensors; for inputs, each result in its input's
         kind and size (see the module docstring). An input outside a digit model's domain
-        raises :class:`~aeinfer.errors.OutOfDomainError` unless ``force``."""
-        return self._round_trip(x, RECONSTRUCT, force)
+        raises :class:`~aeinfer.errors.OutOfDomainError` unless ``force``. ``ensemble``
+        averages the 8 flips and rotations (8 passes; a model whose card allows it, such as
+        ``photo``: :mod:`aeinfer.ensemble`)."""
+        return self._round_trip(x, RECONSTRUCT, force, ensemble)
 
-    def denoise(self, x: Any, *, force: bool = False) -> Any:
+    def denoise(self, x: Any, *, force: bool = False, ensemble: bool = False) -> Any:
         """As :meth:`reconstruct`, through a model whose card lists ``denoise``."""
-        return self._round_trip(x, DENOISE, force)
+        return self._round_trip(x, DENOISE, force, ensemble)
 
-    def _round_trip(self, x: Any, task: str, force: bool) -> Any:
+    def _round_trip(self, x: Any, task: str, force: bool, ensemble: bool) -> Any:
+        pipe = tasks.pipeline(self.model, ensemble) if ensemble else self._pipe
         if _is_tensor(x):
-            tasks.require(self._pipe, task)
-            return self.model.reconstruct(x)
+            tasks.require(pipe, task)
+            return pipe.reconstruct(self.model.check_items(x))
         sources, single = _sources(x)
         outputs = [
             _same_kind(tasks.unwrap(outcome).output, source)
             for outcome, source in zip(
-                tasks.reconstruct_each(self._pipe, sources, task=task, force=force),
+                tasks.reconstruct_each(pipe, sources, task=task, force=force),
                 sources,
                 strict=True,
             )

@@ -111,6 +111,9 @@ class Work:
     """Denoise: the model for inputs the first one's domain check refuses (the CLI's auto)."""
     side_by_side: bool = False
     """Per-file results with the original beside them (``reconstruct --per-file``)."""
+    ensemble: bool = False
+    """Average the 8 flips and rotations (:mod:`aeinfer.ensemble`): the route's model when
+    there is one (the digit model is not trained on rotations), else the model's."""
 
 
 @contextlib.contextmanager
@@ -254,9 +257,12 @@ class Worker:
         threads = max(1, int(cpus))
         prefer_shared_threads()  # an actor's process is aeinfer's: one pool of its CPUs
         self.work = work
-        self.pipe = pipeline(load_model(work.model, device, work.precision, threads))
+        first = load_model(work.model, device, work.precision, threads)
+        self.pipe = pipeline(first, work.ensemble and work.route is None)
         self.route = (
-            None if work.route is None else pipeline(load_model(work.route, device, FP32, threads))
+            None
+            if work.route is None
+            else pipeline(load_model(work.route, device, FP32, threads), work.ensemble)
         )
         self.worker = f"{os.uname().nodename}:{os.getpid()}"
 
@@ -378,6 +384,10 @@ def build(dataset: Any, work: Work, cluster: Cluster = Cluster()) -> Any:
     where given) mapped over an actor pool running ``work``; a lazy dataset of result rows
     (:func:`result_schema`). Rows with a ``target`` are written there by the actor; rows
     without one carry the result (``result``: the output file's bytes; ``code``; ``score``)."""
+    if work.ensemble:  # before any actor starts: one line, not an error in every actor
+        from aeinfer.tasks import check_ensemble
+
+        check_ensemble(_card(work.route or work.model))
     ray = import_ray()
     if work.task not in TASKS:
         raise InputError(f"unknown task {work.task!r} on Ray; valid: {', '.join(TASKS)}")

@@ -38,6 +38,7 @@ from aeinfer.card import (
 from aeinfer.domain import Verdict
 from aeinfer.domain import figures as domain_figures
 from aeinfer.domain import judge as judge_domain
+from aeinfer.ensemble import dihedral_mean
 from aeinfer.errors import AeinferError, CapabilityError, InputError, OutOfDomainError
 from aeinfer.model import Model
 from aeinfer.pictures import IMAGE_SUFFIXES, Picture, picture_bytes, read_picture
@@ -69,10 +70,18 @@ class Pipeline:
 
     model: Model
     adapter: Adapter
+    ensemble: bool = False
+    """Reconstruct and denoise average the 8 flips and rotations (:mod:`aeinfer.ensemble`)."""
 
     @property
     def card(self) -> Card:
         return self.model.card
+
+    def reconstruct(self, batch: np.ndarray) -> np.ndarray:
+        """decoder(encoder(batch)), averaged over the 8 flips and rotations with ``ensemble``."""
+        if self.ensemble:
+            return dihedral_mean(self.model.reconstruct)(batch)
+        return self.model.reconstruct(batch)
 
     @property
     def modality(self) -> str:
@@ -101,9 +110,24 @@ def input_suffixes(modality: str) -> frozenset[str]:
     return frozenset(SIGNAL_SUFFIXES)
 
 
-def pipeline(model: Model) -> Pipeline:
-    """The pipeline of ``model``: its card's adapter, checked."""
-    return Pipeline(model, adapter_for(model.card))
+def pipeline(model: Model, ensemble: bool = False) -> Pipeline:
+    """The pipeline of ``model``: its card's adapter, checked; with ``ensemble``, reconstruct
+    and denoise average the 8 flips and rotations (a card whose preparation allows it)."""
+    adapter = adapter_for(model.card)
+    if ensemble:
+        check_ensemble(model.card, adapter)
+    return Pipeline(model, adapter, ensemble)
+
+
+def check_ensemble(card: Card, adapter: Adapter | None = None) -> None:
+    """Raise CapabilityError unless the card says its model may be averaged over the 8 flips
+    and rotations (the ``tiles`` preparation's ``dihedral``: it was trained on all of them)."""
+    params = (adapter or adapter_for(card)).params
+    if not getattr(params, "dihedral", False):
+        raise CapabilityError(
+            f"model {card.name!r} cannot average flips and rotations (--ensemble): its card "
+            "does not say it was trained on all of them (the tiles preparation's dihedral)"
+        )
 
 
 def require(pipe: Pipeline, task: str) -> None:
@@ -386,7 +410,7 @@ def _reconstructions(
     require(pipe, task)
 
     def run(ready: list[_Ready]) -> list[np.ndarray]:
-        return _grouped(pipe, pipe.model.reconstruct, ready, 1.0)
+        return _grouped(pipe, pipe.reconstruct, ready, 1.0)
 
     restore = pipe.adapter.restore_denoised if task == DENOISE else pipe.adapter.restore
 

@@ -7,7 +7,8 @@ Megapixels per second denoising one RGB picture of ``--side``² pixels (a held-o
 tiled up to that size), best of three after a warm-up:
 
 - ``aeinfer`` at each precision the card lists: ``aeinfer.load("photo", precision=…)`` on the
-  picture, the user's path (tiles, preparation, restore included);
+  picture, the user's path (tiles, preparation, restore included), and fp32 with
+  ``--ensemble`` (``denoise(…, ensemble=True)``: 8 passes, its GFLOP/s counts all eight);
 - torch eager, the same weights (the training checkpoint, git-ignored, made by
   ``scripts/build_zoo.py --families photo``; without it, the bundled graphs' weights:
   ``graph_modules.py``), on the whole picture as one tensor, no grad, checked against ONNX
@@ -47,9 +48,11 @@ from graph_modules import modules_from_graphs  # scripts/ is on sys.path when ru
 from PIL import Image
 
 import aeinfer
+from aeinfer.ensemble import PASSES
 from aeinfer.train import photos
 
 REPEATS = 3
+ENSEMBLE_ROW = "aeinfer fp32 --ensemble (8 passes)"
 PARITY_ATOL = 1e-4
 BIG = (4000, 3000)
 TILES = (256, 512, 768, 1024)
@@ -169,6 +172,9 @@ def main() -> None:
     for precision in aeinfer.load("photo").precisions:
         model = aeinfer.load("photo", precision=precision)
         rows[f"aeinfer {precision}"] = megapixels / best(lambda m=model: m.denoise(image))
+    if aeinfer.load("photo").card.preparation.params.get("dihedral"):
+        averaged = aeinfer.load("photo")
+        rows[ENSEMBLE_ROW] = megapixels / best(lambda: averaged.denoise(image, ensemble=True), 1)
     # The tensor-level model on the whole picture as one tensor: what the tiles cost.
     whole = aeinfer.load("photo").model
     x = np.asarray(image, np.float32).transpose(2, 0, 1)[None] / 255.0
@@ -194,7 +200,10 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|")
     for name, rate in rows.items():
         ratio = rate / rows["torch eager fp32"] if "torch eager fp32" in rows else float("nan")
-        flops = "-" if gflop is None or "BM3D" in name else f"{rate * gflop / megapixels:.0f}"
+        passes = PASSES if name == ENSEMBLE_ROW else 1
+        flops = (
+            "-" if gflop is None or "BM3D" in name else f"{passes * rate * gflop / megapixels:.0f}"
+        )
         share = "-" if flops == "-" else f"{100 * float(flops) / ceiling:.0f}%"
         print(f"| {name} | {rate:.3f} | {ratio:.2f} | {flops} | {share} |")
     tile_sweep(image, args.tiles, args.sweep_side)

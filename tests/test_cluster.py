@@ -98,6 +98,27 @@ def test_denoise_equals_single_machine(folder: Path, tmp_path: Path) -> None:
     assert [r["model"] for r in one.records] == [r["model"] for r in many.records]
 
 
+def test_ensemble_on_ray_equals_single_machine(tmp_path: Path) -> None:
+    """``--ensemble --ray``: the routed photo model averages the 8 flips and rotations in the
+    actors as on one machine (the digit model, not trained on rotations, is left as it is)."""
+    source = tmp_path / "in"
+    source.mkdir()
+    for other in sorted(NOT_DIGITS.iterdir())[:2]:
+        shutil.copy(other, source / other.name)
+    averaged = pipeline(load_model("photo", "cpu"), ensemble=True)
+    digits = _single(DENOISE, "denoise")
+    one = jobs.map_files(digits, [source], tmp_path / "one", jobs.DENOISED_TAG, route=averaged)
+    work = cluster.Work(DENOISE, "denoise", route="photo", ensemble=True)
+    many = cluster.map_files([str(source)], str(tmp_path / "many"), "denoised", work, SMALL)
+    assert len(one.written) == len(many.written) == 2
+    assert snapshot(tmp_path / "one") == snapshot(tmp_path / "many")
+    plain = jobs.map_files(
+        digits, [source], tmp_path / "plain", jobs.DENOISED_TAG, route=_single(DENOISE, "photo")
+    )
+    assert len(plain.written) == 2
+    assert snapshot(tmp_path / "plain") != snapshot(tmp_path / "one")  # the passes differ
+
+
 def test_existing_outputs_are_skipped(folder: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     first = cluster.map_files([str(folder)], str(out), "denoised", _routed_work(), SMALL)

@@ -108,3 +108,41 @@ def test_int8_calibrates_on_noisy_patches_like_those_it_serves() -> None:
     assert first.min() >= 0.0 and first.max() <= 1.0
     moved = np.abs(first - clean).reshape(len(clean), -1).std(axis=1)
     assert (moved > 5 / 255).mean() > 0.5  # most patches noisy, some left clean (clean_share)
+
+
+def test_a_share_of_noisy_patches_is_seen_through_jpeg() -> None:
+    """``corrupt`` saves a ``jpeg_share`` of the patches as JPEG, as a camera does: the same
+    draws give the PNG patch, and its JPEG is what the model sees; a noisy one is to become the
+    clean patch, a clean one to stay the JPEG it is. Through JPEG the colour noise is no longer
+    white: 4:2:0 chroma shares it across 2×2 pixels, so neighbouring colour errors correlate."""
+    from dataclasses import replace
+
+    import torch
+
+    photo = FAMILIES["photo"]
+    cfg = photo.Config(item=(3, 32, 32), clean_share=0.2, grey_share=0.0)
+    x = torch.full((24, 3, 32, 32), 128 / 255)  # an 8-bit grey: clean patches stay exact
+
+    def corrupted(share: float) -> tuple[torch.Tensor, torch.Tensor]:
+        generator = torch.Generator().manual_seed(3)
+        return photo.corrupt(x, replace(cfg, jpeg_share=share), generator)
+
+    (png, png_target), (jpeg, jpeg_target) = corrupted(0.0), corrupted(1.0)
+    assert torch.equal(png_target, x)
+    draws = torch.rand((len(x), 6), generator=torch.Generator().manual_seed(3))
+    low, high = cfg.jpeg_quality
+    clean = torch.all(png == x, dim=(1, 2, 3))
+    assert 0 < int(clean.sum()) < len(x)
+    for i in range(len(x)):
+        quality = low + int(draws[i, 5] * (high - low + 1))
+        torch.testing.assert_close(jpeg[i], photo.as_jpeg(png[i], quality))
+        torch.testing.assert_close(jpeg_target[i], jpeg[i] if clean[i] else x[i])
+
+    def paired_colour_correlation(noisy: torch.Tensor) -> float:
+        error = (noisy - x)[~clean]
+        colour = error[:, 0] - error[:, 1]  # red minus green: the colour part of the noise
+        pairs = torch.stack([colour[..., 0::2].flatten(), colour[..., 1::2].flatten()])
+        return float(torch.corrcoef(pairs)[0, 1])
+
+    assert abs(paired_colour_correlation(png)) < 0.05
+    assert paired_colour_correlation(jpeg) > 0.5

@@ -626,3 +626,20 @@ def test_import_aeinfer_and_its_cli_leave_the_server_out() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_ensemble_is_a_query_option_with_the_cli_bytes(tmp_path: Path) -> None:
+    """``?ensemble=true`` averages the 8 flips and rotations as ``--ensemble`` does; a model
+    whose card does not allow it answers 409 before its upload is read."""
+    rng = np.random.default_rng(0)
+    noisy = tmp_path / "noisy.png"
+    Image.fromarray(rng.integers(60, 200, (40, 52, 3), dtype=np.uint8)).save(noisy)
+    ok("denoise", noisy, "--model", "photo", "--ensemble", "-o", tmp_path / "e.png")
+    ok("denoise", noisy, "--model", "photo", "-o", tmp_path / "s.png")
+    with serving(models=("photo", "denoise")) as running:
+        averaged = post(running, "/v1/models/photo/denoise?ensemble=true", noisy.read_bytes())
+        assert averaged.status == 200 and averaged.body == (tmp_path / "e.png").read_bytes()
+        single = post(running, "/v1/models/photo/denoise", noisy.read_bytes())
+        assert single.status == 200 and single.body == (tmp_path / "s.png").read_bytes()
+        refused = post(running, "/v1/models/denoise/denoise?ensemble=1", noisy.read_bytes())
+        assert refused.status == 409 and "dihedral" in refused.error

@@ -412,7 +412,7 @@ def test_aeinfer_web_writes_a_site_and_keeps_the_one_rule(
     assert photo["preparation"]["params"] == {
         **stated["preparation"]["params"], "pad": "symmetric", "paper": [1.0],
     }  # fmt: skip
-    assert set(stated["preparation"]["params"]) == {"margin", "tile", "batch"}
+    assert set(stated["preparation"]["params"]) == {"margin", "tile", "batch", "dihedral"}
     for role in ("encoder", "decoder"):
         assert 0.5e6 < (site / "models" / PHOTO_MODEL / f"{role}.onnx").stat().st_size < 1.5e6
 
@@ -734,6 +734,31 @@ def test_photo_is_denoised_in_tiles_as_the_cli_does(
         cli = np.asarray(Image.open(tmp_path / name)).astype(int)
         assert got.shape == cli.shape and np.abs(got - cli).max() <= LEVELS, name
     assert {0.25, 0.5, 0.75, 1.0} <= set(seen)  # the progress bar, after each call
+
+
+@browser_test
+def test_photo_ensemble_in_the_page_is_the_cli_ensemble(page: Page, tmp_path: Path) -> None:
+    """The page's "average the 8 flips and rotations" (offered because the card says
+    ``dihedral``) gives what ``aeinfer denoise --ensemble`` gives, within one level."""
+    photo, _ = _noisy_photo(tmp_path)
+    box = page.page.locator("#photo input.ensemble")
+    assert box.is_visible()
+    box.check()
+    try:
+        result = _denoise_in_page(page, photo)
+    finally:
+        box.uncheck()
+    assert result["model"] == PHOTO_MODEL and result["ensemble"] is True
+    assert "8 flips and rotations averaged" in page.page.inner_text("#photo .status")
+    for name, extra in (("ensemble.png", ["--ensemble"]), ("single.png", [])):
+        ok("denoise", photo, "-o", tmp_path / name, "--model", PHOTO_MODEL, "--device", "cpu",
+           *extra)  # fmt: skip
+    got = _picture(result)
+    averaged = np.asarray(Image.open(tmp_path / "ensemble.png")).astype(int)
+    single = np.asarray(Image.open(tmp_path / "single.png")).astype(int)
+    assert np.abs(got - averaged).max() <= LEVELS
+    assert np.abs(got - single).max() > LEVELS  # the eight passes did change the result
+    assert page.errors == []
 
 
 def _fixtures_in_the_browser(page: Page, adapter: str) -> None:

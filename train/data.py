@@ -303,7 +303,9 @@ def _photos(spec: DataSpec, location: Path | None) -> Dataset:
         modality=IMAGE,
         channels=("R", "G", "B"),
         value_range=(0.0, 1.0),
-        preparation={"adapter": "tiles", "version": 1, "params": {}},
+        # The sampler draws every patch under one of the 8 flips and rotations: the served model
+        # may average over them (aeinfer.ensemble).
+        preparation={"adapter": "tiles", "version": 1, "params": {"dihedral": True}},
         description=f"{len(train_names)} photographs from the sample data of "
         f"{', '.join(photos.WHEELS)}: {', '.join(train_names)}; {PHOTO_PATCHES_PER_EPOCH} "
         f"augmented {patch}×{patch} patches drawn afresh each epoch (seed {spec.seed})",

@@ -61,6 +61,13 @@ class TilesParams(Params):
         default=(1.0,),
         metadata={"doc": "The colour transparent pixels take, in [0, 1]: one value or three."},
     )
+    dihedral: bool = field(
+        default=False,
+        metadata={
+            "doc": "The model was trained on all 8 flips and 90° rotations of its pictures "
+            "alike, so its output may be averaged over them (the ensemble option)."
+        },
+    )
 
 
 @dataclass(frozen=True, eq=False)

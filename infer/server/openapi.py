@@ -172,6 +172,12 @@ def spec(models: Sequence[str]) -> dict[str, Any]:
                             "the model's domain anyway (--force).",
                         ),
                         _query(
+                            "ensemble",
+                            {"type": "boolean"},
+                            "denoise, reconstruct: average the 8 flips and rotations (8 passes; "
+                            "models whose card allows it, such as photo; else 409) (--ensemble).",
+                        ),
+                        _query(
                             "latents",
                             {"type": "boolean"},
                             "sample with format=npy: the codes instead of the items.",

@@ -38,7 +38,7 @@ import json
 import re
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from io import BytesIO
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, cast
@@ -88,8 +88,8 @@ PER_INPUT = (RECONSTRUCT, DENOISE, SCORE, ENCODE)
 OPTIONS: dict[str, tuple[str, ...]] = {
     ENCODE: ("precision", "format", "force"),
     DECODE: ("precision", "format"),
-    RECONSTRUCT: ("precision", "force"),
-    DENOISE: ("precision", "force"),
+    RECONSTRUCT: ("precision", "force", "ensemble"),
+    DENOISE: ("precision", "force", "ensemble"),
     SCORE: ("precision",),
     SAMPLE: ("precision", "n", "seed", "format", "latents"),
     INTERPOLATE: ("precision", "steps", "format", "force"),
@@ -400,12 +400,15 @@ async def run_task(request: Request) -> Response:
     fmt = format_option(options, exchange.CODE_FORMATS if task == ENCODE else exchange.FORMATS)
     steps = int_option(options, "steps", DEFAULT_STEPS, 2, MAX_STEPS)
     force = bool_option(options, "force")
+    ensemble = bool_option(options, "ensemble")
+    if ensemble:  # 409 before the upload is read, as for a task the model cannot do
+        tasks.check_ensemble(card)
     found = await uploads(request, card, task, fields, deadline)
     if card.data.modality == IMAGE and task != DECODE:
         for upload in found:
             check_pixels(upload, state.settings.max_pixels)
     if task in PER_INPUT:
-        key = Batch(task, precision, fmt, force)
+        key = Batch(task, precision, fmt, force, ensemble)
         return respond(await state.run_batched(name, key, found[0], deadline))
     if task == DECODE:
         job = functools.partial(_decode, upload=found[0], fmt=fmt)
@@ -443,6 +446,7 @@ class Batch:
     precision: str
     format: str
     force: bool
+    ensemble: bool = False
 
 
 def run_batch(
@@ -453,6 +457,8 @@ def run_batch(
     labels = [upload.label for upload in batch]
     results: list[Any]
     if key.task in (RECONSTRUCT, DENOISE):
+        if key.ensemble:
+            pipe = replace(pipe, ensemble=True)  # the card allows it: checked on the request
         results = exchange.reconstruct_bytes(pipe, sources, labels, task=key.task, force=key.force)
     elif key.task == SCORE:
         results = exchange.score_bytes(pipe, sources, labels)

@@ -2,6 +2,7 @@
 // convolutional model at its own resolution — the card's `tiles` preparation: padded to the
 // model's multiple, run in overlapping windows with a progress bar, cropped back.
 
+import { dihedralMean } from "./ensemble.js";
 import { adapterFor, pictureBytes, pictureFromRGBA, unsupported } from "./prep.js";
 import { drawPicture, fail, fillSelect, setText } from "./ui.js";
 
@@ -31,7 +32,16 @@ export async function photo(section, models) {
   const bar = section.querySelector("progress");
   const [before, after] = section.querySelectorAll("canvas");
   const download = section.querySelector("a.download");
+  const averaging = section.querySelector("label.ensemble");
+  const averaged = averaging.querySelector("input");
   fillSelect(select, denoisers, "photo");
+  // Offered only for a model trained on all 8 orientations (its card's tiles `dihedral`).
+  const offerEnsemble = () => {
+    const model = denoisers.find((m) => m.name === select.value);
+    averaging.hidden = !(model && model.card.preparation.params.dihedral);
+  };
+  select.addEventListener("change", offerEnsemble);
+  offerEnsemble();
   if (!denoisers.length) {
     section.classList.add("unavailable");
     input.disabled = true;
@@ -70,7 +80,9 @@ export async function photo(section, models) {
       const size = `${picture.width}×${picture.height}`;
       setText(status, `Denoising ${size} with ${model.name}: window ${done} of ${total}`);
     };
-    const run = (batch, dims) => model.reconstruct(batch, dims);
+    const ensemble = !averaging.hidden && averaged.checked;
+    const once = (batch, dims) => model.reconstruct(batch, dims);
+    const run = ensemble ? dihedralMean(once) : once;
     const result = await adapter.run(run, tensor, shape, progress);
     const ran = performance.now();
     const restored = adapter.restore(result.data, result.shape, state);
@@ -79,6 +91,7 @@ export async function photo(section, models) {
     const megapixels = (picture.width * picture.height) / 1e6;
     last = {
       model: model.name,
+      ensemble,
       ...pictureBytes(restored),
       width: restored.width,
       height: restored.height,
@@ -92,7 +105,8 @@ export async function photo(section, models) {
     setText(
       status,
       `Denoised ${picture.width}×${picture.height} (${megapixels.toFixed(2)} MP) with ` +
-        `${model.name} in ${seconds.toFixed(2)} s: ` +
+        `${model.name}${ensemble ? " (8 flips and rotations averaged)" : ""} in ` +
+        `${seconds.toFixed(2)} s: ` +
         `${(seconds / megapixels).toFixed(2)} s per megapixel.`,
     );
     const blob = await new Promise((resolve) => after.toBlob(resolve, "image/png"));
