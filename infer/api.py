@@ -17,6 +17,7 @@ results for the same input.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -162,7 +163,10 @@ class Autoencoder:
         return self._round_trip(x, DENOISE, force, ensemble)
 
     def _round_trip(self, x: Any, task: str, force: bool, ensemble: bool) -> Any:
-        pipe = tasks.pipeline(self.model, ensemble) if ensemble else self._pipe
+        pipe = self._pipe
+        if ensemble:  # the same adapter, the model averaged where its card allows it
+            tasks.check_ensemble(self.card, pipe.adapter)
+            pipe = replace(pipe, ensemble=True)
         if _is_tensor(x):
             tasks.require(pipe, task)
             return pipe.reconstruct(self.model.check_items(x))

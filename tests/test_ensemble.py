@@ -71,6 +71,8 @@ def test_only_models_trained_on_every_rotation_may_be_averaged(name: str) -> Non
         return
     with pytest.raises(CapabilityError, match=f"{name}.*dihedral"):
         tasks.pipeline(model, ensemble=True)
+    with pytest.raises(CapabilityError, match=f"{name}.*dihedral"):  # the API says it too
+        aeinfer.load(name).reconstruct(Image.new("L", (28, 28)), ensemble=True)
 
 
 def test_the_photo_patches_are_drawn_under_all_eight_transforms() -> None:
