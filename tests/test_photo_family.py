@@ -98,6 +98,8 @@ def test_the_photo_set_reads_scipy_face_and_caps_large_photos(
 def test_int8_calibrates_on_noisy_patches_like_those_it_serves() -> None:
     """The photo family's calibration items are noisy 8-bit patches, repeatably drawn: clean
     ones clipped noisy photos' activations in the int8 graphs (1.80 dB lost at σ 25)."""
+    from dataclasses import replace
+
     photo = FAMILIES["photo"]
     cfg = photo.Config(item=(3, 16, 16))
     clean = np.random.default_rng(0).uniform(0.2, 0.8, (32, 3, 16, 16)).astype(np.float32)
@@ -107,7 +109,9 @@ def test_int8_calibrates_on_noisy_patches_like_those_it_serves() -> None:
     assert np.allclose(first * 255, np.round(first * 255), atol=1e-4)
     assert first.min() >= 0.0 and first.max() <= 1.0
     moved = np.abs(first - clean).reshape(len(clean), -1).std(axis=1)
-    assert (moved > 5 / 255).mean() > 0.5  # most patches noisy, some left clean (clean_share)
+    assert (moved > 5 / 255).mean() > 0.5  # most noisy, some clean (CALIBRATION_CLEAN_SHARE)
+    # Training's clean share (raised to keep clean photos as they are) leaves calibration alone.
+    assert np.array_equal(first, photo.calibration_items(clean, replace(cfg, clean_share=0.9)))
 
 
 def test_a_share_of_noisy_patches_is_seen_through_jpeg() -> None:
