@@ -91,7 +91,9 @@ class Model:
                 raise ModelIntegrityError(
                     f"{path}: sha256 does not match the model card (truncated or modified file)"
                 )
-            session, placement = create_session(data, device, str(path), threads)
+            session, placement = create_session(
+                data, device, str(path), threads, free_shapes=bool(card.data.free_axes)
+            )
             spec = card.encoder if role == "encoder" else card.decoder
             problems = graph_problems(spec, session.get_inputs(), session.get_outputs())
             said = card_from_metadata(session.get_modelmeta().custom_metadata_map)

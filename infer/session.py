@@ -172,7 +172,7 @@ def _requested(device: str, available: list[str]) -> tuple[str, ...]:
     return (CPU_PROVIDER,)
 
 
-def session_options(ort: ModuleType, threads: int | None = None) -> Any:
+def session_options(ort: ModuleType, threads: int | None = None, free_shapes: bool = False) -> Any:
     """The SessionOptions every aeinfer session uses (``ort`` is the onnxruntime module).
 
     Where the process-wide pool exists (:func:`share_threads`), the session runs in it (and
@@ -184,9 +184,19 @@ def session_options(ort: ModuleType, threads: int | None = None) -> Any:
     take 2× as long), the memory arena (without it batch 1024 is 1.8× slower) and the memory
     pattern (no difference), sequential execution (the parallel executor is 1.7-2.5× slower on
     these chain-shaped graphs, and adds ~8 ms to a batch-1 call).
+
+    ``free_shapes``: the graph takes items of any size (free spatial axes, served in tiles of
+    many shapes), so the memory pattern is off. ONNX Runtime plans and keeps one pattern of
+    blocks per input shape it has seen, and a job of photos of several sizes fragments the
+    arena with them. ``aeinfer denoise`` peaked at 939,936 kB on one 12-megapixel photo and at
+    1,018,724 kB on a folder of 21 photos, scans and digits holding two of them (maximum RSS,
+    ``/usr/bin/time -v``, 2-core VM); without the pattern at 784,552 and 864,672 kB, in the
+    same time, every result byte-identical (``scripts/photo_speed.py`` measures the first).
     """
     options = ort.SessionOptions()
     options.log_severity_level = ORT_LOG_ERROR
+    if free_shapes:
+        options.enable_mem_pattern = False
     if threads is not None and threads < 1:
         raise ValueError(f"threads must be at least 1, got {threads}")
     if _shared_threads is not None:
@@ -233,16 +243,21 @@ def shared_threads() -> int | None:
 
 
 def create_session(
-    model_bytes: bytes, device: str, label: str, threads: int | None = None
+    model_bytes: bytes,
+    device: str,
+    label: str,
+    threads: int | None = None,
+    free_shapes: bool = False,
 ) -> tuple[Any, Placement]:
     """An InferenceSession for ``model_bytes`` on ``device`` (``threads`` intra-op threads on
-    the CPU, default one per usable core), with what it really obtained."""
+    the CPU, default one per usable core; ``free_shapes`` for a graph that takes items of any
+    size, see :func:`session_options`), with what it really obtained."""
     check_device(device)
     ort = import_runtime()
     requested = _requested(device, ort.get_available_providers())
     if _shared_wanted:
         share_threads(threads)
-    options = session_options(ort, threads)
+    options = session_options(ort, threads, free_shapes)
     try:
         session = ort.InferenceSession(model_bytes, options, providers=list(requested))
     except runtime_errors(ort) as exc:

@@ -909,3 +909,37 @@ def test_thread_safety_and_flat_memory(denoiser: Autoencoder, digits: np.ndarray
     before = _rss_bytes()
     run_round(5 * CALLS_PER_THREAD)
     assert _rss_bytes() - before < RSS_GROWTH_LIMIT
+
+
+@pytest.mark.parametrize("name", bundled_names())
+def test_graphs_that_take_any_size_run_without_the_memory_pattern(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ONNX Runtime keeps one memory pattern per input shape: a fully convolutional model,
+    served in tiles of many shapes, runs without it (a mixed folder with two 12 MP photos
+    peaked 150 MiB higher with it); a model of one item size keeps it (ORT's default)."""
+    from aeinfer.session import create_session
+
+    seen: list[bool] = []
+
+    def recording(
+        data: bytes, device: str, label: str, threads: int | None, free_shapes: bool
+    ) -> tuple[Any, Any]:
+        seen.append(free_shapes)
+        return create_session(data, device, label, threads, free_shapes=free_shapes)
+
+    monkeypatch.setattr(aeinfer.model, "create_session", recording)
+    card = read_card(MODELS_DIR / name)
+    model = aeinfer.model.Model(card, device="cpu")
+    free = bool(card.data.free_axes)
+    assert seen == [free, free]
+    item = np.zeros((1, *(a.size or 2 * 16 for a in card.data.axes)), np.float32)
+    model.reconstruct(item)  # runs with the options it was given
+
+    session, _ = create_session(
+        (MODELS_DIR / name / card.graph_file("encoder", "fp32").file).read_bytes(),
+        "cpu",
+        name,
+        free_shapes=free,
+    )
+    assert session.get_session_options().enable_mem_pattern is not free
