@@ -54,11 +54,11 @@ def held_out_psnr(encoder: torch.nn.Module, decoder: torch.nn.Module) -> dict[st
                 if jpeg:
                     noisy = photo.as_jpeg(noisy[0], JPEG_QUALITY)[None]
                 mse = F.mse_loss(decoder(encoder(noisy)), x).item()
-                values.append(round(-10 * math.log10(mse), 2))
+                values.append(-10 * math.log10(mse))
             key = f"jpeg{sigma}" if jpeg else str(sigma)
             out[key] = round(float(np.mean(values)), 3)
-            if sigma == 0:
-                out["0 per photo"] = values
+            if sigma == 0 and not jpeg:
+                out["0 per photo"] = [round(value, 2) for value in values]
     encoder.train()
     decoder.train()
     return out
