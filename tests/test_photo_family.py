@@ -95,6 +95,47 @@ def test_the_photo_set_reads_scipy_face_and_caps_large_photos(
     assert 0.45 < share_large < 0.55  # in proportion to area it would be 0.9
 
 
+def test_the_photo_set_reads_pywavelets_npz_and_jpeg_2000(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without fetching: PyWavelets' grey ``.npz`` arrays come back as three equal channels,
+    glymur's JPEG 2000 files decode through Pillow (lossless here, so exactly), and a file whose
+    bytes differ from the pin is refused."""
+    import hashlib
+    import io
+
+    from aeinfer.errors import DataError
+    from aeinfer.train import photos
+
+    rng = np.random.default_rng(1)
+    grey = rng.integers(0, 256, (24, 40), dtype=np.uint8)
+    buffer = io.BytesIO()
+    np.savez(buffer, data=grey)
+    (tmp_path / "aero.npz").write_bytes(buffer.getvalue())
+    colour = rng.integers(0, 256, (20, 32, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(colour).save(buffer, format="JPEG2000", irreversible=False)
+    (tmp_path / "goodstuff.j2k").write_bytes(buffer.getvalue())
+    pinned = {
+        name: (inner, hashlib.sha256((tmp_path / name).read_bytes()).hexdigest())
+        for name, (inner, _) in photos.PHOTOS.items()
+        if name in ("aero.npz", "goodstuff.j2k")
+    }
+    assert len(pinned) == 2  # both are in the pinned set
+    monkeypatch.setattr(photos, "PHOTOS", pinned)
+
+    aero, beer = photos.load(tmp_path, ("aero.npz", "goodstuff.j2k"))
+    assert aero.shape == (24, 40, 3) and aero.dtype == np.float32
+    for channel in range(3):
+        np.testing.assert_array_equal((aero[..., channel] * 255).round().astype(np.uint8), grey)
+    assert beer.shape == (20, 32, 3)
+    np.testing.assert_array_equal((beer * 255).round().astype(np.uint8), colour)
+
+    np.savez(tmp_path / "aero.npz", data=grey[::-1])
+    with pytest.raises(DataError, match=r"missing or altered: aero\.npz"):
+        photos.load(tmp_path, ("aero.npz",))
+
+
 def test_int8_calibrates_on_noisy_patches_like_those_it_serves() -> None:
     """The photo family's calibration items are noisy 8-bit patches, repeatably drawn: clean
     ones clipped noisy photos' activations in the int8 graphs (1.80 dB lost at σ 25)."""

