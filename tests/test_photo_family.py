@@ -63,6 +63,22 @@ def test_bundled_photo_model_denoises_colour_at_its_own_size() -> None:
     assert error_out < 0.5 * error_in  # the noise is mostly gone, the colours kept
 
 
+def _pin_written(directory: Path, files: dict[str, bytes], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Write ``files`` (named as in the pinned set) into ``directory`` and pin them, in place of
+    the real photos, to their own sha256: the photo set's reading and checking without fetching."""
+    import hashlib
+
+    from aeinfer.train import photos
+
+    for name, data in files.items():
+        (directory / name).write_bytes(data)
+    pinned = {
+        name: (photos.PHOTOS[name][0], hashlib.sha256(data).hexdigest())
+        for name, data in files.items()
+    }
+    monkeypatch.setattr(photos, "PHOTOS", pinned)
+
+
 def test_the_photo_set_reads_scipy_face_and_caps_large_photos(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -70,16 +86,13 @@ def test_the_photo_set_reads_scipy_face_and_caps_large_photos(
     photo's bytes are checked against the pinned sha256, and a photo larger than AREA_CAP is
     drawn from no more often than one of the cap's size."""
     import bz2
-    import hashlib
 
     from aeinfer.errors import DataError
     from aeinfer.train import photos
 
     pixels = np.random.default_rng(0).integers(0, 256, photos.FACE_SHAPE, dtype=np.uint8)
     data = bz2.compress(pixels.tobytes())
-    (tmp_path / "face.dat").write_bytes(data)
-    pinned = {"face.dat": ("scipy/misc/face.dat", hashlib.sha256(data).hexdigest())}
-    monkeypatch.setattr(photos, "PHOTOS", pinned)
+    _pin_written(tmp_path, {"face.dat": data}, monkeypatch)
     (face,) = photos.load(tmp_path, ("face.dat",))
     assert face.shape == photos.FACE_SHAPE and face.dtype == np.float32
     np.testing.assert_array_equal((face * 255).round().astype(np.uint8), pixels)
@@ -101,7 +114,6 @@ def test_the_photo_set_reads_pywavelets_npz_and_jpeg_2000(
     """Without fetching: PyWavelets' grey ``.npz`` arrays come back as three equal channels,
     glymur's JPEG 2000 files decode through Pillow (lossless here, so exactly), and a file whose
     bytes differ from the pin is refused."""
-    import hashlib
     import io
 
     from aeinfer.errors import DataError
@@ -109,20 +121,14 @@ def test_the_photo_set_reads_pywavelets_npz_and_jpeg_2000(
 
     rng = np.random.default_rng(1)
     grey = rng.integers(0, 256, (24, 40), dtype=np.uint8)
-    buffer = io.BytesIO()
-    np.savez(buffer, data=grey)
-    (tmp_path / "aero.npz").write_bytes(buffer.getvalue())
+    npz = io.BytesIO()
+    np.savez(npz, data=grey)
     colour = rng.integers(0, 256, (20, 32, 3), dtype=np.uint8)
-    buffer = io.BytesIO()
-    Image.fromarray(colour).save(buffer, format="JPEG2000", irreversible=False)
-    (tmp_path / "goodstuff.j2k").write_bytes(buffer.getvalue())
-    pinned = {
-        name: (inner, hashlib.sha256((tmp_path / name).read_bytes()).hexdigest())
-        for name, (inner, _) in photos.PHOTOS.items()
-        if name in ("aero.npz", "goodstuff.j2k")
-    }
-    assert len(pinned) == 2  # both are in the pinned set
-    monkeypatch.setattr(photos, "PHOTOS", pinned)
+    jp2 = io.BytesIO()
+    Image.fromarray(colour).save(jp2, format="JPEG2000", irreversible=False)
+    # Both names are in the real pinned set (a KeyError otherwise).
+    files = {"aero.npz": npz.getvalue(), "goodstuff.j2k": jp2.getvalue()}
+    _pin_written(tmp_path, files, monkeypatch)
 
     aero, beer = photos.load(tmp_path, ("aero.npz", "goodstuff.j2k"))
     assert aero.shape == (24, 40, 3) and aero.dtype == np.float32

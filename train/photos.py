@@ -281,15 +281,19 @@ def load(directory: Path, names: tuple[str, ...]) -> list[np.ndarray]:
 
 
 def _decode(name: str, data: bytes) -> np.ndarray:
-    if FORMATS.get(name) == SCIPY_FACE:
-        pixels = np.frombuffer(bz2.decompress(data), dtype=np.uint8).reshape(FACE_SHAPE)
-        return pixels.astype(np.float32) / 255.0
-    if FORMATS.get(name) == NPZ_GREY:
+    return _pixels(name, data).astype(np.float32) / 255.0
+
+
+def _pixels(name: str, data: bytes) -> np.ndarray:
+    """(H, W, 3) uint8, whatever the file's format (:data:`FORMATS`)."""
+    kind = FORMATS.get(name)
+    if kind == SCIPY_FACE:
+        return np.frombuffer(bz2.decompress(data), dtype=np.uint8).reshape(FACE_SHAPE)
+    if kind == NPZ_GREY:
         with np.load(io.BytesIO(data), allow_pickle=False) as archive:
-            grey = archive["data"].astype(np.float32) / 255.0
-        return np.repeat(grey[..., None], 3, axis=2)
+            return np.repeat(archive["data"][..., None], 3, axis=2)
     with Image.open(io.BytesIO(data)) as image:
-        return np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+        return np.asarray(image.convert("RGB"))
 
 
 def _pyramid(photo: np.ndarray) -> list[np.ndarray]:
