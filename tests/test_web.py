@@ -187,9 +187,12 @@ def _larger_pictures() -> list[tuple[str, Image.Image]]:
     grainy = np.clip(ink[..., 0] * 255 + rng.normal(0, 110, ink.shape[:2]), 0, 255)
     blue = ink * (200, 190, 150) + (1 - ink) * (50, 60, 190)  # blue ink on cream paper
     blue = np.clip(blue + rng.normal(0, 50, blue.shape), 0, 255)
+    # The Quickstart's digit: σ 127 on 112 pixels, denoised through a 5×5 median (paint).
+    quickstart = Image.open(REPO / "examples" / "noisy-7.png")
     return [
         ("drawn 280×280", drawn),
         ("very noisy drawing, grey, 280×280", Image.fromarray(grainy.astype(np.uint8))),
+        ("the Quickstart's digit, σ 127, grey, 112×112", quickstart),
         ("noisy blue ink on cream, RGB, 280×280", Image.fromarray(blue.astype(np.uint8))),
         ("noisy photo, RGB, 300×200", Image.fromarray(noisy.astype(np.uint8))),
         ("large photo, RGB, 1001×667 (ink located on a shrunk copy)", big),

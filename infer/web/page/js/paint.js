@@ -20,8 +20,10 @@ export const STROKE_LEVEL = 0.8;
 export const SUPPORT_LEVEL = 0.02;
 /** A normal distribution's standard deviation per median absolute deviation. */
 const MAD_TO_SIGMA = 1.4826;
-/** The share of Gaussian noise's standard deviation a 3×3 median keeps: √(π/18). */
-const MEDIAN_KEEPS = Math.sqrt(Math.PI / 18.0);
+/** Median windows tried on the input's coverage, smallest first (paint.MEDIAN_WINDOWS). */
+const MEDIAN_WINDOWS = [3, 5];
+/** The weight the input's filtered coverage should keep (paint.INPUT_WEIGHT). */
+const INPUT_WEIGHT = 0.9;
 /** Box-blur radii tried on the ink grid when quieting a noisy copy (mnist_digit.QUIET_RADII). */
 const QUIET_RADII = [1, 2];
 
@@ -62,21 +64,22 @@ const opening = (values, w, h, k) =>
 export const median3Mask = (mask, w, h) =>
   Uint8Array.from(neighbourhood(mask, w, h, 3, (a, b) => a + b, 0), (n) => (n >= 5 ? 1 : 0));
 
-/** Pillow's 3×3 median of a float ("F") plane, edges repeated. */
-export function median3(values, w, h) {
+/** Pillow's k×k median (k odd) of a float ("F") plane, edges repeated. */
+export function medianFilter(values, w, h, k) {
+  const r = k >> 1;
   const out = new Float32Array(values.length);
-  const window = new Float32Array(9);
+  const window = new Float32Array(k * k);
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
       let n = 0;
-      for (let dy = -1; dy <= 1; dy++) {
+      for (let dy = -r; dy <= r; dy++) {
         const row = Math.min(Math.max(y + dy, 0), h - 1) * w;
-        for (let dx = -1; dx <= 1; dx++) {
+        for (let dx = -r; dx <= r; dx++) {
           window[n++] = values[row + Math.min(Math.max(x + dx, 0), w - 1)];
         }
       }
       window.sort();
-      out[y * w + x] = window[4];
+      out[y * w + x] = window[(k * k) >> 1];
     }
   }
   return out;
@@ -134,13 +137,13 @@ export function light(small, w, h, fraction) {
 }
 
 /** The standard deviation of pixel noise in a plane, from the median absolute deviation of
- * neighbour differences along the rows (paint.noise_of). */
-export function noiseOf(plane, w, h) {
-  if (w < 2) return 0.0;
-  const diffs = new Float32Array((w - 1) * h);
+ * differences between pixels `apart` columns apart along the rows (paint.noise_of). */
+export function noiseOf(plane, w, h, apart = 1) {
+  if (w <= apart) return 0.0;
+  const diffs = new Float32Array((w - apart) * h);
   let n = 0;
   for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w - 1; x++) diffs[n++] = plane[y * w + x + 1] - plane[y * w + x];
+    for (let x = 0; x < w - apart; x++) diffs[n++] = plane[y * w + x + apart] - plane[y * w + x];
   }
   const middle = median(diffs);
   const deviation = median(diffs.map((d) => Math.abs(f32(d - middle))));
@@ -236,12 +239,19 @@ export function support(strokes, w, h, reach) {
   return Uint8Array.from(boxBlur(above, w, h, reach), (v) => (v > 0 ? 1 : 0));
 }
 
-/** The input's `observed` coverage, 3×3 median filtered and weighed against the model's
- * `strokes` (trusted to within `prior`) by its noise level, snapped by `gain`, and zero farther
- * than `reach` pixels from any stroke (paint.guided_coverage). */
+/** The input's `observed` coverage, median filtered (the smallest window that leaves it
+ * INPUT_WEIGHT of the weight) and weighed against the model's `strokes` (trusted to within
+ * `prior`) by the filtered noise, snapped by `gain`, and zero farther than `reach` pixels from
+ * any stroke (paint.guided_coverage). */
 export function guidedCoverage(observed, strokes, w, h, prior, gain, reach) {
-  const smoothed = median3(observed, w, h);
-  const noise = Math.max(noiseOf(observed, w, h) * MEDIAN_KEEPS, 1e-6);
+  const limit = prior * Math.sqrt((1.0 - INPUT_WEIGHT) / INPUT_WEIGHT);
+  let smoothed;
+  let noise;
+  for (const size of MEDIAN_WINDOWS) {
+    smoothed = medianFilter(observed, w, h, size);
+    noise = Math.max(noiseOf(smoothed, w, h, size), 1e-6);
+    if (noise <= limit) break;
+  }
   const weight = 1.0 / noise ** 2 / (1.0 / noise ** 2 + 1.0 / prior ** 2);
   const [a, b] = [f32(weight), f32(1.0 - weight)];
   const mixed = smoothed.map((s, i) => f32(f32(a * s) + f32(b * strokes[i])));
