@@ -5,10 +5,12 @@ Pillow image, or an (H, W), (H, W, 3) or (H, W, 4) array, in any Pillow mode (1,
 transparency, LA, RGB, RGBA, CMYK, YCbCr, I;16, I, F, …). It applies EXIF orientation, uses the
 first frame of an animation (and says so), refuses decompression bombs, truncated files and
 images under 2×2 pixels, and keeps what the file holds: grey or colour, 8 or 16 bits, with or
-without alpha. Nothing is fitted here; that is the adapters' work (:mod:`aeinfer.adapters`).
+without alpha, and its colour profile. Nothing is fitted here; that is the adapters' work
+(:mod:`aeinfer.adapters`).
 
 :func:`picture_bytes` writes a Picture (or a Pillow image) in the format a suffix names,
-converting the mode only where the format cannot store it. Errors are :class:`InputError` and
+converting the mode only where the format cannot store it, with the input's colour profile where
+the format holds one and the profile fits the mode written. Errors are :class:`InputError` and
 :class:`OutputError` lines that start with the offending input's label.
 """
 
@@ -72,6 +74,11 @@ _FORMAT_MODES: dict[str, frozenset[str]] = {
     "PPM": frozenset({"1", "L", "RGB", "I;16"}),
 }
 _SAVE_OPTIONS: dict[str, dict[str, object]] = {"JPEG": {"quality": 95}, "WEBP": {"lossless": True}}
+_PROFILE_FORMATS = frozenset({"PNG", "JPEG", "TIFF", "WEBP"})
+"""Formats that hold an ICC colour profile (Pillow writes it for these)."""
+_PROFILE_SPACES: dict[str, bytes] = {"L": b"GRAY", "LA": b"GRAY", "I;16": b"GRAY", "I": b"GRAY"}
+_PROFILE_SPACES |= {"F": b"GRAY", "P": b"RGB ", "RGB": b"RGB ", "RGBA": b"RGB ", "CMYK": b"CMYK"}
+"""The ICC data colour space (header bytes 16–19) that describes each mode's pixels."""
 
 
 def _writable_formats() -> dict[str, str]:
@@ -91,13 +98,16 @@ class Picture:
 
     ``pixels`` is (H, W, 1) or (H, W, 3) in its own dtype — uint8 (0..255), uint16 (0..65535)
     or float32 (0..1) — never composited or inverted; ``alpha`` is (H, W) in the same scale, or
-    None when the image is opaque.
+    None when the image is opaque. ``profile`` is the ICC colour profile the file carried (a
+    phone's Display P3, say): the pixels are in its colour space, and a result written with it
+    looks as the input did.
     """
 
     pixels: np.ndarray
     alpha: np.ndarray | None
     label: str
     notes: tuple[str, ...] = ()
+    profile: bytes | None = None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -138,18 +148,24 @@ class Picture:
         return values * weight + paper * (1.0 - weight)
 
     def with_unit(self, values: np.ndarray, *, notes: tuple[str, ...] = ()) -> Picture:
-        """A picture like this one (same dtype, alpha and label) holding ``values``, (H, W, C)
-        float in [0, 1] with C this picture's channel count."""
+        """A picture like this one (same dtype, alpha, label and profile) holding ``values``,
+        (H, W, C) float in [0, 1] with C this picture's channel count."""
         clipped = np.clip(values, 0.0, 1.0)
         if self.scale != 1.0:
             pixels = (clipped * self.scale + 0.5).astype(self.pixels.dtype)
         else:
             pixels = clipped.astype(np.float32)
-        return Picture(pixels=pixels, alpha=self.alpha, label=self.label, notes=notes)
+        return Picture(pixels, self.alpha, self.label, notes, self.profile)
 
     def to_pil(self) -> Image.Image:
         """A Pillow image: L, LA, RGB, RGBA, or I;16 for 16-bit grey (float pictures become
-        8-bit)."""
+        8-bit), with the profile in its ``info`` (as Pillow's readers leave it)."""
+        image = self._pil()
+        if self.profile is not None:
+            image.info["icc_profile"] = self.profile
+        return image
+
+    def _pil(self) -> Image.Image:
         pixels = self.pixels
         if pixels.dtype == np.float32:
             pixels = (np.clip(pixels, 0.0, 1.0) * EIGHT_BIT + 0.5).astype(np.uint8)
@@ -305,7 +321,8 @@ def _from_pil(image: Image.Image, label: str, notes: list[str]) -> Picture:
             raise InputError(f"{label}: unsupported image mode {mode!r}") from exc
     if alpha is not None and int(alpha.min()) == EIGHT_BIT:
         alpha = None  # fully opaque: nothing to keep
-    return Picture(np.ascontiguousarray(pixels), alpha, label, tuple(notes))
+    profile = image.info.get("icc_profile") or None
+    return Picture(np.ascontiguousarray(pixels), alpha, label, tuple(notes), profile)
 
 
 def _from_array(array: np.ndarray, label: str) -> Picture:
@@ -409,14 +426,31 @@ def _adapt_mode(image: Image.Image, allowed: frozenset[str]) -> Image.Image:
     return image.convert("RGB") if "RGB" in allowed else image.convert("L")
 
 
+def profile_space(profile: bytes) -> bytes:
+    """The data colour space an ICC profile describes (``b"RGB "``, ``b"GRAY"``, ``b"CMYK"``,
+    …): bytes 16–19 of its header (ICC.1:2010, 7.2.6); empty for a profile too short to say."""
+    return profile[16:20] if len(profile) >= 128 else b""
+
+
 def picture_bytes(picture: Picture | Image.Image, suffix: str = ".png", label: str = "") -> bytes:
     """The file bytes of ``picture`` in the format ``suffix`` names; the mode is converted only
     where the format cannot store it (RGBA to JPEG is composited over white, 16-bit grey to JPEG
-    scaled to 8 bits)."""
+    scaled to 8 bits). The colour profile (``info["icc_profile"]``) is written where the format
+    holds one and it describes the mode written: an RGB profile is not put on grey pixels, nor
+    a CMYK one on the RGB pixels a CMYK file was read as."""
     image = picture.to_pil() if isinstance(picture, Picture) else picture
     fmt = image_format(suffix, label or f"image{suffix}")
+    written = _adapt_mode(image, _FORMAT_MODES[fmt])
+    options = dict(_SAVE_OPTIONS.get(fmt, {}))
+    if fmt in _PROFILE_FORMATS:
+        profile = image.info.get("icc_profile") or b""
+        # WebP stores every picture as RGB(A), grey ones too.
+        space = b"RGB " if fmt == "WEBP" else _PROFILE_SPACES.get(written.mode)
+        fits = profile_space(profile) == space
+        # Given always: None keeps Pillow from copying a profile that does not fit from info.
+        options["icc_profile"] = profile if fits else None
     buffer = io.BytesIO()
-    _adapt_mode(image, _FORMAT_MODES[fmt]).save(buffer, format=fmt, **_SAVE_OPTIONS.get(fmt, {}))
+    written.save(buffer, format=fmt, **options)
     return buffer.getvalue()
 
 

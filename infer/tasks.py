@@ -686,7 +686,7 @@ def side_by_side(original: Raw, restored: Raw) -> Raw:
             ],
             axis=1,
         )
-    return Picture(pixels, alpha, restored.label)
+    return Picture(pixels, alpha, restored.label, profile=original.profile)
 
 
 def source_paths(sources: Sequence[Source]) -> list[Path]:

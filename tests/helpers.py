@@ -99,3 +99,17 @@ def photo_rgb() -> np.ndarray:
     tint = np.stack([grey * 1.0, grey * 0.96, grey * 0.88], axis=-1)
     tint[ink_mask()] = (0.1, 0.1, 0.2)
     return u8(tint)
+
+
+def icc_profile(space: bytes) -> bytes:
+    """A header-only ICC profile (ICC.1:2010 §7.2) for the data colour ``space``, with a tag
+    table of no tags and a marker of its own: enough for a file to carry, and to tell apart."""
+    header = bytearray(128)
+    header[0:4] = (132).to_bytes(4, "big")
+    header[8:12] = bytes([4, 0x40, 0, 0])  # version 4.4
+    header[12:16] = b"mntr"
+    header[16:20] = space
+    header[20:24] = b"XYZ "
+    header[36:40] = b"acsp"
+    header[100:116] = b"aeinfer-test-icc"  # the profile ID field: any 16 bytes
+    return bytes(header) + bytes(4)

@@ -23,12 +23,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import assert_one_error, error_lines, invoke, ok, snapshot
+from helpers import assert_one_error, error_lines, icc_profile, invoke, ok, snapshot
 from PIL import Image, ImageDraw
 
 import aeinfer
 from aeinfer.cli import _training_line
 
+REPO = Path(__file__).resolve().parents[1]
 ERROR_PREFIX = "aeinfer: error:"
 SKIP_TEXT = "(exists; pass --overwrite)"
 NPY_MAGIC = b"\x93NUMPY"
@@ -1292,6 +1293,27 @@ def test_awkward_images_are_denoised_at_their_size_and_polarity(tmp_path: Path, 
     # Dark ink on light paper in, dark ink on light paper out: the border stays light.
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     assert border.mean() > 128
+
+
+def test_results_keep_the_inputs_colour_profile(tmp_path: Path) -> None:
+    """A photo tagged Display P3 (as phones save them) and a grey digit scan with its own
+    profile: each result carries the input's profile, whichever model denoised it, and beside
+    the original too (``reconstruct --per-file``)."""
+    rng = np.random.default_rng(3)
+    ys, xs = np.mgrid[0:96, 0:128]
+    scene = np.stack([xs * 1.5, ys * 2.0, 255 - xs - ys], axis=-1) + rng.normal(0, 20, (96, 128, 3))
+    photo, scan = icc_profile(b"RGB "), icc_profile(b"GRAY")
+    Image.fromarray(np.clip(scene, 0, 255).astype(np.uint8)).save(
+        tmp_path / "photo.jpg", quality=95, icc_profile=photo
+    )
+    with Image.open(REPO / "examples" / "noisy-7.png") as seven:
+        seven.save(tmp_path / "seven.png", icc_profile=scan)
+    printed = ok("denoise", tmp_path / "photo.jpg", tmp_path / "seven.png", "-o", tmp_path / "out")
+    assert "(photo)" in printed.stderr and "(denoise)" in printed.stderr
+    ok("reconstruct", tmp_path / "seven.png", "--per-file", "-o", tmp_path / "side.png")
+    for name, profile in (("photo.png", photo), ("seven.png", scan), ("../side.png", scan)):
+        with Image.open(tmp_path / "out" / name) as result:
+            assert result.info.get("icc_profile") == profile, name
 
 
 def test_denoise_improves_a_large_noisy_photo_at_its_own_size(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import HEIGHT, WIDTH, dark_on_light, ink_mask, photo_rgb, u8
+from helpers import HEIGHT, WIDTH, dark_on_light, icc_profile, ink_mask, photo_rgb, u8
 from PIL import Image
 
 from aeinfer import atomic
@@ -24,6 +24,7 @@ from aeinfer.pictures import (
     Picture,
     luma,
     picture_bytes,
+    profile_space,
     read_picture,
     resize_plane,
 )
@@ -529,6 +530,59 @@ def test_picture_bytes_round_trip_per_format(tmp_path: Path, suffix: str, channe
     else:
         assert error.max() <= 1.01 / 255, suffix
     assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("suffix", sorted(OUTPUT_FORMATS))
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_colour_profile_written_back_where_the_format_holds_it(
+    tmp_path: Path, suffix: str, channels: int
+) -> None:
+    """A phone's Display P3 photo keeps its profile, or its colours shift on every screen."""
+    space = b"GRAY" if channels == 1 else b"RGB "
+    profile = icc_profile(space)
+    source = tmp_path / "in.png"
+    image = Picture(smooth(min(channels, 3)), None, "made").to_pil()
+    if channels == 4:
+        image.putalpha(200)
+    image.save(source, icc_profile=profile)
+    picture = read_picture(source)
+    assert picture.profile == profile
+    path = tmp_path / f"out{suffix}"
+    path.write_bytes(picture_bytes(picture.with_unit(picture.unit() * 0.9), suffix))
+    with Image.open(path) as back:
+        written = back.info.get("icc_profile")
+    holds = OUTPUT_FORMATS[suffix] in {"PNG", "JPEG", "TIFF", "WEBP"}
+    grey_in_webp = suffix == ".webp" and channels == 1  # WebP stores grey as RGB
+    assert written == (profile if holds and not grey_in_webp else None)
+
+
+def test_a_profile_that_does_not_describe_the_pixels_is_not_written(tmp_path: Path) -> None:
+    """A CMYK JPEG is read as RGB: its CMYK profile would misdescribe them."""
+    profile = icc_profile(b"CMYK")
+    source = tmp_path / "in.jpg"
+    Image.fromarray(smooth(3)).convert("CMYK").save(source, quality=95, icc_profile=profile)
+    picture = read_picture(source)
+    assert picture.profile == profile and picture.channels == 3
+    assert profile_space(profile) == b"CMYK" and profile_space(b"short") == b""
+    for suffix in (".png", ".jpg", ".tif"):
+        with Image.open(io.BytesIO(picture_bytes(picture, suffix))) as back:
+            assert "icc_profile" not in back.info or not back.info["icc_profile"], suffix
+    # A Pillow image given directly keeps its own profile; the caller's image is not altered.
+    rgb = Image.fromarray(smooth(3))
+    rgb.info["icc_profile"] = icc_profile(b"RGB ")
+    with Image.open(io.BytesIO(picture_bytes(rgb, ".png"))) as back:
+        assert back.info["icc_profile"] == icc_profile(b"RGB ")
+    assert rgb.info["icc_profile"] == icc_profile(b"RGB ")
+
+
+def test_exif_rotation_keeps_the_profile(tmp_path: Path) -> None:
+    stored = Image.fromarray(smooth(3))
+    exif = stored.getexif()
+    exif[0x0112] = 6
+    path = tmp_path / "rotated.jpg"
+    stored.save(path, quality=95, exif=exif, icc_profile=icc_profile(b"RGB "))
+    picture = read_picture(path)
+    assert picture.size == (30, 40) and picture.profile == icc_profile(b"RGB ")
 
 
 def test_transparent_background_written_where_alpha_cannot_be_kept() -> None:

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pytest
 import uvicorn
-from helpers import ok
+from helpers import icc_profile, ok
 from PIL import Image
 
 from aeinfer.server import Settings, build
@@ -261,6 +261,17 @@ def test_denoise_and_reconstruct_are_the_cli_bytes(
     body, kind = multipart({"file": ("seven.png", seven)})
     denoised = post(server, "/v1/models/denoise/denoise", body, kind)
     assert denoised.body == (tmp_path / "d.png").read_bytes()
+
+
+def test_a_colour_profile_comes_back_as_the_cli_writes_it(server: Running, tmp_path: Path) -> None:
+    profile = icc_profile(b"GRAY")
+    with Image.open(SEVEN) as seven:
+        seven.save(tmp_path / "tagged.png", icc_profile=profile)
+    ok("denoise", tmp_path / "tagged.png", "-o", tmp_path / "d.png")
+    reply = post(server, "/v1/models/denoise/denoise", (tmp_path / "tagged.png").read_bytes())
+    assert reply.status == 200 and reply.body == (tmp_path / "d.png").read_bytes()
+    with Image.open(io.BytesIO(reply.body)) as result:
+        assert result.info.get("icc_profile") == profile
 
 
 def test_score_is_the_cli_json(

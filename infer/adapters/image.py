@@ -82,7 +82,7 @@ def picture_from_planes(result: np.ndarray, picture: Picture, paper: tuple[float
         shift = np.clip(result[0], 0.0, 1.0) - sum(LUMA[k] * seen[k] for k in range(3))
         for c in range(channels):
             pixels[..., c] = _quantized(seen[c] + shift, pixels, picture.scale)
-    return Picture(pixels, picture.alpha, picture.label)
+    return Picture(pixels, picture.alpha, picture.label, profile=picture.profile)
 
 
 @dataclass(frozen=True)

@@ -286,7 +286,7 @@ class MnistDigit(Adapter):
         digit = np.clip(np.asarray(result, dtype=np.float32).reshape(p.frame, p.frame), 0.0, 1.0)
         picture = state.picture
         opaque = None if picture.alpha is None else np.full_like(picture.alpha, picture.scale)
-        restored = Picture(picture.pixels, opaque, picture.label)
+        restored = Picture(picture.pixels, opaque, picture.label, profile=picture.profile)
         if not state.fitted:  # the frame as it is: the model's own pixels, in grey
             gray = digit
             if state.shading is not None:  # the light the fit took out goes back in
@@ -347,7 +347,9 @@ class MnistDigit(Adapter):
         picture = state.picture
         values = np.clip(picture.over(WHITE), 0.0, 1.0)
         opaque = None if picture.alpha is None else np.full_like(picture.alpha, picture.scale)
-        return Picture(picture.pixels, opaque, picture.label).with_unit(values)
+        return Picture(picture.pixels, opaque, picture.label, profile=picture.profile).with_unit(
+            values
+        )
 
 
 def _bbox(mask: np.ndarray, w: int, h: int) -> tuple[int, int, int, int]:
