@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import typer
 
 from aeinfer import __version__
+from aeinfer.bars import Bars
 from aeinfer.errors import AeinferError, InputError, OutputError, RuntimeMissingError
 from aeinfer.names import PRECISIONS
 from aeinfer.server import defaults as srv
@@ -31,8 +32,6 @@ if TYPE_CHECKING:
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
-PROGRESS_THRESHOLD = 8
-"""More inputs than this (or a folder) get a progress bar."""
 TRAIN_MODULES = ("torch", "onnx", "onnxscript")
 TRAIN_HINT = "training and export need PyTorch and onnx: pip install 'aeinfer[train]'"
 STDIO = "-"
@@ -123,23 +122,6 @@ def _load(
     if device is Device.auto and not quiet:
         _say(f"aeinfer: {loaded.device_note}")
     return pipeline(loaded, ensemble)
-
-
-def _progress_callback(inputs: list[Path] | list[str], label: str) -> tuple[Any, Any]:
-    """A rich progress bar on stderr when there are many inputs (or a folder, or a URI) and
-    stderr is a terminal (a bar in a log file is noise), else nothing."""
-    many = len(inputs) > PROGRESS_THRESHOLD or any("://" in str(item) for item in inputs)
-    if not many and not any(Path(item).is_dir() for item in inputs):
-        return contextlib.nullcontext(), None
-    from rich.console import Console
-    from rich.progress import Progress
-
-    console = Console(stderr=True)
-    if not console.is_terminal:
-        return contextlib.nullcontext(), None
-    bar = Progress(console=console, transient=True)
-    task = bar.add_task(label, total=len(inputs))
-    return bar, lambda done, total: bar.update(task, completed=done, total=total)
 
 
 def _is_stdio(path: Path | None) -> bool:
@@ -291,10 +273,10 @@ def _ray_map(
     """A per-file job (denoise, reconstruct --per-file) on Ray, with a progress bar."""
     from aeinfer import cluster
 
-    bar, callback = _progress_callback(inputs, f"{work.task} on Ray")
-    with bar:
+    bars = Bars(f"{work.task} on Ray", inputs)
+    with bars:
         return cluster.map_files(
-            inputs, output, tag, work, settings, overwrite=overwrite, progress=callback
+            inputs, output, tag, work, settings, overwrite=overwrite, progress=bars.files
         )
 
 
@@ -368,11 +350,11 @@ def denoise(
                 route = _load(PHOTO_MODEL, device, Precision["fp32"], True, ensemble)
         else:
             pipe = _load(model, device, precision, ensemble=ensemble)
-        bar, callback = _progress_callback(inputs, "denoising")
-        with bar:
+        bars = Bars("denoising", inputs)
+        with bars:
             report = map_files(
                 pipe, sources, target, DENOISED_TAG, task=DENOISE, overwrite=overwrite,
-                progress=callback, force=force, route=route,
+                progress=bars.files, force=force, route=route,
             )  # fmt: skip
         _denoise_report(report, as_json)
 
@@ -448,15 +430,15 @@ def reconstruct(
             return
         sources, target = _sources(_paths(inputs)), _target(_out_path(output))
         pipe = _load(model or default_model(RECONSTRUCT_MODEL), device, precision, False, ensemble)
-        bar, callback = _progress_callback(inputs, "reconstructing")
-        with bar:
+        bars = Bars("reconstructing", inputs)
+        with bars:
             report = reconstruct_files(
                 pipe,
                 sources,
                 target,
                 per_file=per_file,
                 overwrite=overwrite,
-                progress=callback,
+                progress=bars.files,
                 force=force,
             )
         if per_file:
@@ -489,21 +471,21 @@ def score(
         from aeinfer.zoo import default_model
 
         name = model or default_model(RECONSTRUCT_MODEL)
-        bar, callback = _progress_callback(inputs, "scoring")
+        bars = Bars("scoring", inputs)
         if ray is not None:
             from aeinfer import cluster
             from aeinfer.card import SCORE
 
             work = cluster.Work(SCORE, name, precision.value)
-            with bar:
+            with bars:
                 report = cluster.score_files(
-                    inputs, work, _cluster(ray, actors, gpus_per_actor, device), progress=callback
+                    inputs, work, _cluster(ray, actors, gpus_per_actor, device), progress=bars.files
                 )
         else:
             sources = _sources(_paths(inputs))
             pipe = _load(name, device, precision)
-            with bar:
-                report = score_files(pipe, sources, progress=callback)
+            with bars:
+                report = score_files(pipe, sources, progress=bars.files)
         _print_scores(report, as_json)
 
 
@@ -706,23 +688,23 @@ def encode(
     with _errors():
         from aeinfer.jobs import encode_files
 
-        bar, callback = _progress_callback(inputs, "encoding")
+        bars = Bars("encoding", inputs)
         if ray is not None:
             from aeinfer import cluster
             from aeinfer.card import ENCODE
 
             work = cluster.Work(ENCODE, model, precision.value, force)
-            with bar:
+            with bars:
                 report = cluster.encode_table(
                     inputs, output, work, _cluster(ray, actors, gpus_per_actor, device),
-                    overwrite=overwrite, progress=callback,
+                    overwrite=overwrite, progress=bars.files,
                 )  # fmt: skip
         else:
             sources, target = _sources(_paths(inputs)), _target(output)
-            with bar:
+            with bars:
                 report = encode_files(
                     _load(model, device, precision), sources, target, overwrite=overwrite,
-                    force=force, progress=callback,
+                    force=force, progress=bars.files,
                 )  # fmt: skip
         shape = report.detail.get("shape")
         _done(report, f"encoded {report.processed} input(s) → {_where(output)} {shape}")

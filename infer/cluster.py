@@ -37,7 +37,7 @@ import logging
 import os
 import sys
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from types import ModuleType
@@ -49,6 +49,7 @@ from aeinfer.errors import AeinferError, InputError, OutputError, RuntimeMissing
 from aeinfer.inputs import is_previous_output, plan_outputs
 from aeinfer.names import FP32
 from aeinfer.optional import require
+from aeinfer.progress import Progress
 
 LOCAL = "local"
 """``--ray local``: start a Ray cluster on this machine for the job (all its CPUs)."""
@@ -417,9 +418,6 @@ def build(dataset: Any, work: Work, cluster: Cluster = Cluster()) -> Any:
 
 
 # --- the jobs the command line runs ---------------------------------------------------------------
-
-
-Progress = Callable[[int, int], None]
 
 
 @dataclass

@@ -17,7 +17,7 @@ instead (the CLI passes stdout for ``-o -``), and where inputs are named, the by
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -31,6 +31,7 @@ from aeinfer.card import DENOISE, IMAGE, RECONSTRUCT
 from aeinfer.errors import InputError, OutputError
 from aeinfer.inputs import expand_inputs, plan_outputs
 from aeinfer.pictures import IMAGE_SUFFIXES, image_format, picture_bytes, read_file
+from aeinfer.progress import Progress
 
 # Drawing (sheets, grids, strips) and Pillow's image type are only needed by the commands that
 # draw; denoising, the common job, starts without them.
@@ -44,7 +45,6 @@ STDOUT_LABEL = "<stdout>"
 NPY = ".npy"
 PNG = ".png"
 
-Progress = Callable[[int, int], None]
 Output = Path | BinaryIO
 """Where a job writes: a file (or folder) path, or an open binary stream such as stdout."""
 Sources = Sequence[Path] | bytes

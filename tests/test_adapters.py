@@ -18,6 +18,7 @@ import pytest
 from helpers import HEIGHT, WIDTH, dark_on_light, ink_mask, photo_rgb, u8
 from PIL import Image
 
+from aeinfer import progress
 from aeinfer.adapters import ADAPTERS, adapter_for
 from aeinfer.adapters.image import ImageAdapter
 from aeinfer.adapters.mnist_digit import DigitParams, MnistDigit, _median
@@ -740,6 +741,22 @@ def test_tiles_run_a_small_picture_whole() -> None:
     out = adapter.run(recorder, batch)
     assert recorder.shapes == [(1, 1, 40, 30)]
     np.testing.assert_array_equal(out, box_filter(batch, 2))
+
+
+def test_tiles_report_their_windows_to_the_progress_hook() -> None:
+    """Before each call and at the end, to the hook installed around the call (none for a
+    picture run whole, nothing at all without a hook)."""
+    adapter = tiles_adapter(1, 1, margin=4, tile=16, batch=3)
+    batch = np.random.default_rng(0).random((2, 1, 40, 50)).astype(np.float32)
+    seen: list[tuple[int, int]] = []
+    recorder = Recorder(lambda b: box_filter(b, 2))
+    with progress.reporting(lambda done, total: seen.append((done, total))):
+        tiled = adapter.run(recorder, batch)
+        adapter.run(recorder, batch[:, :, :20, :20])  # one window: run whole, not reported
+    windows = 2 * 3 * 4  # two items of 3 × 4 cores
+    assert seen == [(d, windows) for d in (0, 3, 6, 9, 12, 15, 18, 21, 24)]
+    assert len(recorder.shapes) == 8 + 1
+    np.testing.assert_array_equal(adapter.run(recorder, batch), tiled)  # no hook: the same
 
 
 def test_tiles_prepare_run_restore_end_to_end() -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -1314,6 +1315,53 @@ def test_results_keep_the_inputs_colour_profile(tmp_path: Path) -> None:
     for name, profile in (("photo.png", photo), ("seven.png", scan), ("../side.png", scan)):
         with Image.open(tmp_path / "out" / name) as result:
             assert result.info.get("icc_profile") == profile, name
+
+
+def test_progress_bars_follow_files_and_tiled_windows_on_a_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a terminal, a picture run in many tiles shows a bar over its windows (a single large
+    photo is long work), and a job over many files one over the files; the results are the
+    bytes written without bars."""
+    from aeinfer import bars
+    from aeinfer.zoo import PHOTO_MODEL
+
+    model = tmp_path / "tiled"
+    shutil.copytree(aeinfer.load(PHOTO_MODEL, device="cpu").card.directory, model)
+    card = json.loads((model / "card.json").read_text(encoding="utf-8"))
+    card["preparation"]["params"]["tile"] = 32  # 128×96: 4 × 3 windows
+    (model / "card.json").write_text(json.dumps(card), encoding="utf-8")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    rng = np.random.default_rng(5)
+    for index in range(bars.MANY_INPUTS + 1):
+        noisy = rng.integers(0, 256, (96, 128, 3), dtype=np.uint8)
+        Image.fromarray(noisy).save(folder / f"p{index}.png")
+    ok("denoise", folder, "-o", tmp_path / "plain", "--model", model)
+
+    windows: list[tuple[int, int]] = []
+    files: list[tuple[int, int]] = []
+    monkeypatch.setattr(bars, "stderr_is_terminal", lambda: True)
+    monkeypatch.setattr(bars, "WINDOWS_SHOWN", 12)
+    real_windows, real_files = bars.Bars._update_windows, bars.Bars._update_files
+
+    def on_windows(self: bars.Bars, done: int, total: int) -> None:
+        windows.append((done, total))
+        real_windows(self, done, total)
+
+    def on_files(self: bars.Bars, done: int, total: int) -> None:
+        files.append((done, total))
+        real_files(self, done, total)
+
+    monkeypatch.setattr(bars.Bars, "_update_windows", on_windows)
+    monkeypatch.setattr(bars.Bars, "_update_files", on_files)
+    ok("denoise", folder, "-o", tmp_path / "shown", "--model", model)
+    count = bars.MANY_INPUTS + 1
+    assert files[-1] == (count, count) and len(files) == count
+    assert windows.count((12, 12)) == count and windows[0] == (0, 12)
+    for index in range(count):
+        name = f"p{index}.png"
+        assert (tmp_path / "shown" / name).read_bytes() == (tmp_path / "plain" / name).read_bytes()
 
 
 def test_denoise_improves_a_large_noisy_photo_at_its_own_size(tmp_path: Path) -> None:

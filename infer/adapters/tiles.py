@@ -28,6 +28,7 @@ from aeinfer.adapters.base import Adapter, ModelFunction, Params
 from aeinfer.adapters.image import model_planes, paper_problems, picture_from_planes
 from aeinfer.card import HEIGHT, IMAGE, WIDTH, Card, Problems
 from aeinfer.pictures import Picture
+from aeinfer.progress import report
 
 SYMMETRIC = "symmetric"
 MAX_STRIDE = 1024
@@ -145,7 +146,8 @@ class Tiles(Adapter):
     ) -> np.ndarray:
         """``fn`` over ``batch`` (n, C, H, W) in windows; ``scale`` is ``fn``'s output size per
         input size (1 reconstruct, 1/stride encode, stride decode) and ``unit`` the pixels one
-        element of ``batch`` spans (1 for images, the stride for codes)."""
+        element of ``batch`` spans (1 for images, the stride for codes). Windows done are
+        reported (:func:`aeinfer.progress.report`) before each call and at the end."""
         # Whole-number arithmetic for the window geometry: a stride of 3 is 1/3, not 0.333….
         scale = Fraction(scale).limit_denominator(MAX_STRIDE)
         tile = max(1, self.params.tile // unit)
@@ -158,6 +160,7 @@ class Tiles(Adapter):
         out: np.ndarray | None = None
         for item in range(n):
             for start in range(0, len(cores), self.params.batch):
+                report(item * len(cores) + start, n * len(cores))
                 chunk = cores[start : start + self.params.batch]
                 origins = [_window_origin(core, window, (height, width), margin) for core in chunk]
                 crops = np.stack(
@@ -174,6 +177,7 @@ class Tiles(Adapter):
                     oy, ox = int((cy - wy) * scale), int((cx - wx) * scale)
                     out[item, :, y0:y1, x0:x1] = result[:, oy : oy + y1 - y0, ox : ox + x1 - x0]
         assert out is not None  # at least one core exists
+        report(n * len(cores), n * len(cores))
         return out
 
 
