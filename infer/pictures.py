@@ -4,8 +4,9 @@
 Pillow image, or an (H, W), (H, W, 3) or (H, W, 4) array, in any Pillow mode (1, L, P with
 transparency, LA, RGB, RGBA, CMYK, YCbCr, I;16, I, F, …). It applies EXIF orientation, uses the
 first frame of an animation (and says so), refuses decompression bombs, truncated files and
-images under 2×2 pixels, and keeps what the file holds: grey or colour, 8 or 16 bits, with or
-without alpha, and its colour profile. Nothing is fitted here; that is the adapters' work
+images under 2×2 pixels, and keeps what the file holds: grey or colour, 8 or 16 bits (16-bit
+colour only as the 8 bits Pillow decodes, with a note), with or without alpha, and its colour
+profile. Nothing is fitted here; that is the adapters' work
 (:mod:`aeinfer.adapters`).
 
 :func:`picture_bytes` writes a Picture (or a Pillow image) in the format a suffix names,
@@ -226,6 +227,8 @@ def open_image_bytes(data: bytes, label: str) -> tuple[Image.Image, list[str]]:
             raise InputError(f"{label}: not an image file (cannot identify format)") from exc
         except _LOAD_ERRORS as exc:
             raise InputError(f"{label}: truncated or corrupt image ({first_line(exc)})") from exc
+        if _deep_colour(image):
+            notes.append("16-bit colour read as 8 bits per channel (Pillow decodes no deeper)")
         try:
             frames = int(getattr(image, "n_frames", 1) or 1)
             if frames > 1:
@@ -237,6 +240,19 @@ def open_image_bytes(data: bytes, label: str) -> tuple[Image.Image, list[str]]:
         except _LOAD_ERRORS as exc:
             raise InputError(f"{label}: truncated or corrupt image ({first_line(exc)})") from exc
     return image, notes
+
+
+def _deep_colour(image: Image.Image) -> bool:
+    """A colour file of 16 bits per channel (a 48- or 64-bit PNG or TIFF), before it is
+    loaded: Pillow holds no 16-bit colour and decodes it to 8 bits (16-bit grey it keeps)."""
+    if image.mode not in ("RGB", "RGBA"):
+        return False
+    for tile in image.tile:
+        args = tile[3]
+        rawmode = args if isinstance(args, str) else args[0] if args else ""
+        if isinstance(rawmode, str) and ";16" in rawmode:
+            return True
+    return False
 
 
 def _apply_exif(image: Image.Image, notes: list[str]) -> Image.Image:

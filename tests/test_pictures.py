@@ -8,6 +8,7 @@ import io
 import os
 import stat
 import wave
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -302,7 +303,7 @@ def test_sixteen_bit_kept_not_clipped(tmp_path: Path) -> None:
     path = make_i16(tmp_path)
     picture = read_picture(path)
     mask = ink_mask()
-    assert picture.pixels.dtype == np.uint16 and picture.scale == 65535
+    assert picture.pixels.dtype == np.uint16 and picture.scale == 65535 and picture.notes == ()
     assert picture.pixels[~mask].min() == 60000 and picture.pixels[mask].max() == 3000
     assert picture.unit()[0, 0, 0] == pytest.approx(60000 / 65535)
     # Written back as 16-bit PNG and TIFF: every value survives.
@@ -319,6 +320,35 @@ def test_sixteen_bit_kept_not_clipped(tmp_path: Path) -> None:
     darker = picture.with_unit(picture.unit() * 0.5)
     assert darker.pixels.dtype == np.uint16
     assert abs(int(darker.pixels[0, 0, 0]) - 30000) <= 1
+
+
+def png_48_bit(values: np.ndarray) -> bytes:
+    """A 16-bit-per-channel RGB PNG of (H, W, 3) uint16 ``values`` (Pillow writes none)."""
+    height, width = values.shape[:2]
+    big_endian = values.astype(">u2")
+    rows = b"".join(b"\x00" + big_endian[y].tobytes() for y in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return len(data).to_bytes(4, "big") + body + zlib.crc32(body).to_bytes(4, "big")
+
+    header = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([16, 2, 0, 0, 0])
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_sixteen_bit_colour_is_read_as_eight_bits_and_says_so() -> None:
+    values = (np.random.default_rng(2).random((12, 16, 3)) * 65535).astype(np.uint16)
+    picture = read_picture(png_48_bit(values), "deep.png")
+    assert picture.notes == ("16-bit colour read as 8 bits per channel (Pillow decodes no deeper)",)
+    assert picture.pixels.dtype == np.uint8
+    np.testing.assert_array_equal(picture.pixels, (values >> 8).astype(np.uint8))
+    # 8-bit colour and 16-bit grey files carry no such note.
+    assert read_picture(picture_bytes(picture, ".png")).notes == ()
 
 
 def test_palette_transparency_is_alpha(tmp_path: Path) -> None:
