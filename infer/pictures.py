@@ -27,14 +27,22 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import PIL
 from PIL import Image, ImageOps, UnidentifiedImageError, features
 
 from aeinfer.errors import InputError, OutputError
 
 IMAGE_SUFFIXES: frozenset[str] = frozenset(
     {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pnm"}
+    | {".avif", ".heic", ".heif"}
 )
-"""Lowercase suffixes treated as images when walking folders."""
+"""Lowercase suffixes treated as images when walking folders (AVIF: Pillow reads it; HEIC,
+a phone's default: with the ``heif`` extra, else each such file fails with one line)."""
+HEIF_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"})
+"""ISO BMFF major brands of HEIF stills and sequences (ISO/IEC 23008-12), read by pillow-heif."""
+HEIF_HINT = "pip install 'aeinfer[heif]' to read it"
+AVIF_BRANDS = frozenset({b"avif", b"avis"})
+"""ISO BMFF major brands of AVIF stills and sequences: Pillow's own wheels read them from 11.3."""
 
 MIN_SIDE = 2
 STDIN_LABEL = "<stdin>"
@@ -211,6 +219,42 @@ _LOAD_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+def is_heif(data: bytes) -> bool:
+    """Whether ``data`` starts as a HEIF file does (an ``ftyp`` box of a HEIF brand)."""
+    return data[4:8] == b"ftyp" and data[8:12] in HEIF_BRANDS
+
+
+def _heif_opener() -> bool:
+    """Register pillow-heif's opener with Pillow (the ``heif`` extra); False without it."""
+    try:
+        import pillow_heif
+    except ImportError:
+        return False
+    pillow_heif.register_heif_opener()
+    return True
+
+
+def _open(data: bytes, label: str) -> Image.Image:
+    """Pillow's lazy open of ``data``; a HEIF file once more through pillow-heif, which
+    registers its opener only when a HEIF file is first met."""
+    try:
+        return Image.open(io.BytesIO(data))
+    except UnidentifiedImageError as exc:
+        if data[4:8] == b"ftyp" and data[8:12] in AVIF_BRANDS:
+            raise InputError(
+                f"{label}: an AVIF image this Pillow ({PIL.__version__}) cannot read; Pillow 11.3 "
+                "or later reads it (pip install -U pillow)"
+            ) from exc
+        if not is_heif(data):
+            raise InputError(f"{label}: not an image file (cannot identify format)") from exc
+        if not _heif_opener():
+            raise InputError(f"{label}: a HEIC/HEIF image; {HEIF_HINT}") from exc
+    try:
+        return Image.open(io.BytesIO(data))
+    except UnidentifiedImageError as exc:
+        raise InputError(f"{label}: a HEIF image pillow-heif cannot read") from exc
+
+
 def open_image_bytes(data: bytes, label: str) -> tuple[Image.Image, list[str]]:
     """Decode ``data`` fully (first frame only), guarding against decompression bombs."""
     if not data:
@@ -220,11 +264,9 @@ def open_image_bytes(data: bytes, label: str) -> tuple[Image.Image, list[str]]:
         warnings.simplefilter("ignore", UserWarning)
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            image = Image.open(io.BytesIO(data))
+            image = _open(data, label)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise InputError(_bomb_message(label, exc)) from exc
-        except UnidentifiedImageError as exc:
-            raise InputError(f"{label}: not an image file (cannot identify format)") from exc
         except _LOAD_ERRORS as exc:
             raise InputError(f"{label}: truncated or corrupt image ({first_line(exc)})") from exc
         if _deep_colour(image):
@@ -503,8 +545,10 @@ __all__ = [
     "OUTPUT_FORMATS",
     "Picture",
     "image_format",
+    "is_heif",
     "luma",
     "picture_bytes",
+    "profile_space",
     "read_file",
     "read_picture",
     "resize_plane",

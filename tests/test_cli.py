@@ -1317,6 +1317,29 @@ def test_results_keep_the_inputs_colour_profile(tmp_path: Path) -> None:
             assert result.info.get("icc_profile") == profile, name
 
 
+def test_a_folder_of_phone_photos_in_heic_is_denoised(tmp_path: Path) -> None:
+    """HEIC, an iPhone's default, with the heif extra: found in a folder, denoised, written as
+    PNG beside the folder's other photos."""
+    pillow_heif = pytest.importorskip("pillow_heif", reason="the heif extra is not installed")
+    rng = np.random.default_rng(8)
+    ys, xs = np.mgrid[0:96, 0:128]
+    clean = np.stack([xs * 1.8, ys * 2.4, 200 - xs + ys * 0.5], axis=-1)
+    noisy = np.clip(clean + rng.normal(0, 20, clean.shape), 0, 255).astype(np.uint8)
+    folder = tmp_path / "DCIM"
+    folder.mkdir()
+    pillow_heif.from_pillow(Image.fromarray(noisy)).save(folder / "IMG_0001.HEIC", quality=100)
+    Image.fromarray(noisy).save(folder / "IMG_0002.png")
+    printed = ok("denoise", folder, "-o", tmp_path / "out", "--json")
+    records = {Path(r["input"]).name: r for r in json.loads(printed.stdout)["files"]}
+    assert set(records) == {"IMG_0001.HEIC", "IMG_0002.png"}
+    assert {r["model"] for r in records.values()} == {"photo"}
+    with Image.open(tmp_path / "out" / "IMG_0001.png") as result:
+        denoised = np.asarray(result, dtype=np.float64)
+    assert result.format == "PNG" and denoised.shape == clean.shape
+    error_in, error_out = (np.abs(x - clean).mean() for x in (noisy.astype(float), denoised))
+    assert error_out < 0.6 * error_in
+
+
 def test_progress_bars_follow_files_and_tiled_windows_on_a_terminal(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -122,7 +122,8 @@ def test_expand_inputs_errors(tmp_path: Path) -> None:
         expand_inputs([tmp_path / "ghost"], IMAGE_SUFFIXES)
     empty = tmp_path / "empty"
     touch(empty, "old.denoised.png", ".hidden.png", "text.txt")
-    with pytest.raises(InputError, match=r"empty: no input files found \(looked for \.bmp, ") as e:
+    looked_for = r"empty: no input files found \(looked for \.avif, \.bmp, "
+    with pytest.raises(InputError, match=looked_for) as e:
         expand_inputs([empty], IMAGE_SUFFIXES)
     assert "\n" not in str(e.value)
     with pytest.raises(InputError, match=r"\(looked for \.csv, \.npy, \.wav\)$"):

@@ -7,6 +7,7 @@ import hashlib
 import io
 import os
 import stat
+import sys
 import wave
 import zlib
 from pathlib import Path
@@ -23,6 +24,7 @@ from aeinfer.pictures import (
     IMAGE_SUFFIXES,
     OUTPUT_FORMATS,
     Picture,
+    is_heif,
     luma,
     picture_bytes,
     profile_space,
@@ -349,6 +351,45 @@ def test_sixteen_bit_colour_is_read_as_eight_bits_and_says_so() -> None:
     np.testing.assert_array_equal(picture.pixels, (values >> 8).astype(np.uint8))
     # 8-bit colour and 16-bit grey files carry no such note.
     assert read_picture(picture_bytes(picture, ".png")).notes == ()
+
+
+def heic_bytes(pixels: np.ndarray) -> bytes:
+    """``pixels`` saved as HEIC by pillow-heif (the ``heif`` extra)."""
+    pillow_heif = pytest.importorskip("pillow_heif", reason="the heif extra is not installed")
+    buffer = io.BytesIO()
+    pillow_heif.from_pillow(Image.fromarray(pixels)).save(buffer, quality=95)
+    return buffer.getvalue()
+
+
+def test_heic_is_read_with_the_heif_extra(tmp_path: Path) -> None:
+    data = heic_bytes(smooth(3, 64, 48))
+    assert is_heif(data) and not is_heif(picture_bytes(Picture(smooth(3), None, "x"), ".png"))
+    picture = read_picture(data, "phone.heic")
+    assert picture.size == (64, 48) and picture.channels == 3 and picture.pixels.dtype == np.uint8
+    assert np.abs(picture.unit() - smooth(3, 64, 48) / 255).mean() < 3 / 255
+    (tmp_path / "phone.heic").write_bytes(data)
+    assert read_picture(tmp_path / "phone.heic").size == (64, 48)
+
+
+def test_heic_without_the_heif_extra_is_one_line_saying_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64)
+    assert is_heif(data)
+    # As if pillow-heif were not installed: not importable, and no opener of its registered.
+    monkeypatch.setitem(sys.modules, "pillow_heif", None)
+    monkeypatch.setattr(Image, "ID", [name for name in Image.ID if "HEI" not in name.upper()])
+    with pytest.raises(InputError) as error:
+        read_picture(data, "IMG_0001.HEIC")
+    assert str(error.value) == (
+        "IMG_0001.HEIC: a HEIC/HEIF image; pip install 'aeinfer[heif]' to read it"
+    )
+    with pytest.raises(InputError, match="not an image file"):
+        read_picture(b"\x00\x00\x00\x18ftypisom" + bytes(64), "clip.mp4")
+    # An AVIF file where Pillow has no AVIF plugin (before 11.3): what to upgrade.
+    monkeypatch.setattr(Image, "ID", [name for name in Image.ID if name.upper() != "AVIF"])
+    with pytest.raises(InputError, match=r"^x\.avif: an AVIF image this Pillow .* Pillow 11\.3"):
+        read_picture(b"\x00\x00\x00\x1cftypavif" + bytes(64), "x.avif")
 
 
 def test_palette_transparency_is_alpha(tmp_path: Path) -> None:
