@@ -20,6 +20,7 @@ from PIL import Image
 
 from aeinfer import progress
 from aeinfer.adapters import ADAPTERS, adapter_for
+from aeinfer.adapters import image as image_module
 from aeinfer.adapters.image import ImageAdapter
 from aeinfer.adapters.mnist_digit import DigitParams, MnistDigit, _median
 from aeinfer.adapters.signal import SignalAdapter
@@ -551,6 +552,27 @@ def test_image_restore_is_the_inverse(fit: str, channels: int) -> None:
     assert error.mean() < 0.01 and error.max() < 0.06
     assert restored.unit().min() > 0.15
     assert adapter.original(state) is picture
+
+
+@pytest.mark.parametrize(("model_channels", "picture_channels"), [(3, 3), (1, 1), (3, 1), (1, 3)])
+def test_results_become_pixels_in_bands_that_join_exactly(
+    model_channels: int, picture_channels: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large result is turned into pixels a band of rows at a time (bounded temporaries);
+    the bands give the very pixels a single pass gives, in every channel case, alpha kept."""
+    rng = np.random.default_rng(4)
+    pixels = rng.integers(0, 256, (53, 40, picture_channels), dtype=np.uint8)
+    alpha = rng.integers(0, 256, (53, 40), dtype=np.uint8)
+    picture = Picture(pixels, alpha, "bands", profile=b"p" * 128)
+    result = rng.uniform(-0.1, 1.1, (model_channels, 53, 40)).astype(np.float32)
+    paper = (1.0, 0.9, 0.8)
+    monkeypatch.setattr(image_module, "BAND_ROWS", 1000)
+    whole = image_module.picture_from_planes(result, picture, paper)
+    monkeypatch.setattr(image_module, "BAND_ROWS", 7)
+    banded = image_module.picture_from_planes(result, picture, paper)
+    np.testing.assert_array_equal(banded.pixels, whole.pixels)
+    assert banded.alpha is alpha and banded.profile == picture.profile
+    assert banded.pixels.shape == pixels.shape and banded.pixels.dtype == np.uint8
 
 
 def test_grey_model_on_a_colour_picture_keeps_its_chroma() -> None:

@@ -62,27 +62,44 @@ def _quantized(plane: np.ndarray, like: np.ndarray, scale: float) -> np.ndarray:
     return (clipped * scale + 0.5).astype(like.dtype)
 
 
+BAND_ROWS = 256
+"""Rows of a result turned into pixels at a time: a large photo's result then costs a band of
+float temporaries, not whole planes of them (at 40 megapixels, about 8 MB instead of 480)."""
+
+
 def picture_from_planes(result: np.ndarray, picture: Picture, paper: tuple[float, ...]) -> Picture:
     """A result (Cm, H, W) in [0, 1] as a picture like ``picture``: its channels, bit depth and
     alpha. Colour → grey by luma; a grey result on a colour picture keeps the picture's colour:
     the result's luma replaces the picture's (each channel shifted by the luma change), so
-    chroma is never silently lost."""
-    channels = picture.channels
+    chroma is never silently lost. Converted in bands of :data:`BAND_ROWS` rows (every step is
+    per pixel, so the bands join exactly)."""
     height, width = result.shape[1:]
-    pixels = np.empty((height, width, channels), dtype=picture.pixels.dtype)
+    pixels = np.empty((height, width, picture.channels), dtype=picture.pixels.dtype)
+    alpha = picture.alpha
+    for top in range(0, height, BAND_ROWS):
+        rows = slice(top, top + BAND_ROWS)
+        band = Picture(picture.pixels[rows], None if alpha is None else alpha[rows], picture.label)
+        _fill_band(result[:, rows], band, paper, pixels[rows])
+    return Picture(pixels, alpha, picture.label, profile=picture.profile)
+
+
+def _fill_band(
+    result: np.ndarray, picture: Picture, paper: tuple[float, ...], out: np.ndarray
+) -> None:
+    """``out`` (h, W, C) from ``result`` (Cm, h, W) for the same rows of ``picture``."""
+    channels = picture.channels
     if result.shape[0] == channels:
         for c in range(channels):
-            pixels[..., c] = _quantized(result[c], pixels, picture.scale)
+            out[..., c] = _quantized(result[c], out, picture.scale)
     elif channels == 1:
         grey = sum(LUMA[k] * np.clip(result[k], 0.0, 1.0) for k in range(3))
-        pixels[..., 0] = _quantized(grey, pixels, picture.scale)
+        out[..., 0] = _quantized(grey, out, picture.scale)
     else:
         paper = paper_for(paper, channels)
         seen = [seen_plane(picture, c, paper) for c in range(channels)]
         shift = np.clip(result[0], 0.0, 1.0) - sum(LUMA[k] * seen[k] for k in range(3))
         for c in range(channels):
-            pixels[..., c] = _quantized(seen[c] + shift, pixels, picture.scale)
-    return Picture(pixels, picture.alpha, picture.label, profile=picture.profile)
+            out[..., c] = _quantized(seen[c] + shift, out, picture.scale)
 
 
 @dataclass(frozen=True)
