@@ -28,6 +28,7 @@ WINDOWS_SHOWN = 16
 
 
 def stderr_is_terminal() -> bool:
+    """Whether stderr is a terminal (where a bar is read, not logged)."""
     return sys.stderr is not None and sys.stderr.isatty()
 
 

@@ -219,9 +219,14 @@ _LOAD_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+def _major_brand(data: bytes) -> bytes:
+    """The major brand of an ISO BMFF file (its leading ``ftyp`` box), else empty."""
+    return data[8:12] if data[4:8] == b"ftyp" else b""
+
+
 def is_heif(data: bytes) -> bool:
     """Whether ``data`` starts as a HEIF file does (an ``ftyp`` box of a HEIF brand)."""
-    return data[4:8] == b"ftyp" and data[8:12] in HEIF_BRANDS
+    return _major_brand(data) in HEIF_BRANDS
 
 
 def _heif_opener() -> bool:
@@ -240,7 +245,7 @@ def _open(data: bytes, label: str) -> Image.Image:
     try:
         return Image.open(io.BytesIO(data))
     except UnidentifiedImageError as exc:
-        if data[4:8] == b"ftyp" and data[8:12] in AVIF_BRANDS:
+        if _major_brand(data) in AVIF_BRANDS:
             raise InputError(
                 f"{label}: an AVIF image this Pillow ({PIL.__version__}) cannot read; Pillow 11.3 "
                 "or later reads it (pip install -U pillow)"
