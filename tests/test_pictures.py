@@ -371,6 +371,17 @@ def test_heic_is_read_with_the_heif_extra(tmp_path: Path) -> None:
     assert read_picture(tmp_path / "phone.heic").size == (64, 48)
 
 
+def test_a_corrupt_heic_is_one_line(tmp_path: Path) -> None:
+    heic_bytes(smooth(3))  # skips without the heif extra
+    data = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64)
+    with pytest.raises(InputError) as error:
+        read_picture(data, "IMG_0002.HEIC")
+    assert str(error.value).startswith("IMG_0002.HEIC: ") and "\n" not in str(error.value)
+    truncated = heic_bytes(smooth(3, 64, 48))[:200]
+    with pytest.raises(InputError, match=r"^cut\.heic: "):
+        read_picture(truncated, "cut.heic")
+
+
 def test_heic_without_the_heif_extra_is_one_line_saying_what_to_install(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
