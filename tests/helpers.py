@@ -7,6 +7,8 @@ Importable from any test module (pytest puts tests/ on sys.path).
 from __future__ import annotations
 
 import hashlib
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -113,3 +115,15 @@ def icc_profile(space: bytes) -> bytes:
     header[36:40] = b"acsp"
     header[100:116] = b"aeinfer-test-icc"  # the profile ID field: any 16 bytes
     return bytes(header) + bytes(4)
+
+
+def tiled_copy(model: Path, folder: Path, tile: int) -> Path:
+    """``folder``: a copy of the model directory ``model`` whose card runs it in tiles of
+    ``tile`` pixels (the same graphs; a directory, as ``--model DIR`` takes). Its fixtures,
+    made for the original card's parameters, are left out."""
+    shutil.copytree(model, folder)
+    card = json.loads((folder / "card.json").read_text(encoding="utf-8"))
+    card["preparation"]["params"]["tile"] = tile
+    (folder / "card.json").write_text(json.dumps(card, indent=1), encoding="utf-8")
+    (folder / "fixtures.json").unlink(missing_ok=True)
+    return folder

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -24,7 +23,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import assert_one_error, error_lines, icc_profile, invoke, ok, snapshot
+from helpers import (
+    assert_one_error,
+    error_lines,
+    icc_profile,
+    invoke,
+    ok,
+    snapshot,
+    tiled_copy,
+)
 from PIL import Image, ImageDraw
 
 import aeinfer
@@ -1349,11 +1356,8 @@ def test_progress_bars_follow_files_and_tiled_windows_on_a_terminal(
     from aeinfer import bars
     from aeinfer.zoo import PHOTO_MODEL
 
-    model = tmp_path / "tiled"
-    shutil.copytree(aeinfer.load(PHOTO_MODEL, device="cpu").card.directory, model)
-    card = json.loads((model / "card.json").read_text(encoding="utf-8"))
-    card["preparation"]["params"]["tile"] = 32  # 128×96: 4 × 3 windows
-    (model / "card.json").write_text(json.dumps(card), encoding="utf-8")
+    photo = Path(aeinfer.load(PHOTO_MODEL, device="cpu").card.directory)
+    model = tiled_copy(photo, tmp_path / "tiled", 32)  # 128×96: 4 × 3 windows
     folder = tmp_path / "in"
     folder.mkdir()
     rng = np.random.default_rng(5)

@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from helpers import invoke, ok, photo_rgb
+from helpers import invoke, ok, photo_rgb, tiled_copy
 from PIL import Image, ImageDraw
 
 import aeinfer
@@ -117,13 +117,7 @@ def _photo_dir() -> Path:
 def tiled_photo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the bundled photo model whose card runs it in tiles of :data:`SMALL_TILE` (the
     graphs are the bundled ones; a model directory, as ``--model DIR`` takes)."""
-    folder = tmp_path_factory.mktemp("web-models") / PHOTO_MODEL
-    shutil.copytree(_photo_dir(), folder)
-    card = json.loads((folder / "card.json").read_text(encoding="utf-8"))
-    card["preparation"]["params"]["tile"] = SMALL_TILE
-    (folder / "card.json").write_text(json.dumps(card, indent=1), encoding="utf-8")
-    (folder / "fixtures.json").unlink()  # made for the bundled card's parameters
-    return folder
+    return tiled_copy(_photo_dir(), tmp_path_factory.mktemp("web-models") / PHOTO_MODEL, SMALL_TILE)
 
 
 def _noisy_photo(folder: Path) -> tuple[Path, np.ndarray]:
