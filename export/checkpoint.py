@@ -19,7 +19,7 @@ import torch
 from aeinfer.card import Card
 from aeinfer.export.onnx_export import ScoreData, Tolerance, export_pair
 from aeinfer.export.runner import ort_available
-from aeinfer.export.variants import VARIANTS, VariantData, add_variants
+from aeinfer.export.variants import VARIANTS, Int8Recipe, VariantData, add_variants
 from aeinfer.quality import NOISE_FACTOR
 from aeinfer.train.data import load_dataset, normalized, spec_from_dict
 from aeinfer.train.families.base import primary_metric
@@ -144,6 +144,10 @@ def export_checkpoint(
         evaluation=held_out.astype(np.float32),
         evaluation_split=split,
         noise=eval_noise_factor(family, cfg),
+        int8=Int8Recipe(
+            percentile=getattr(family, "INT8_PERCENTILE", None),
+            float_ends=getattr(family, "INT8_FLOAT_ENDS", False),
+        ),
     )
     return add_variants(out_dir, data, primary, machine=machine_description(), precisions=variants)
 

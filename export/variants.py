@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import io
 import json
 import logging
 import shutil
@@ -64,8 +65,27 @@ SPEED_ROUNDS = 5
 # an error), so no fp16 variant is made for graphs that contain them; the card says why.
 FP16_UNSUPPORTED_OPS = frozenset({"LSTM"})
 METHOD_FP16 = "fp16 weights and activations (onnxruntime float16 converter), float32 I/O"
-METHOD_STATIC = "static QDQ: int8 per-channel weights, uint8 activations calibrated (MinMax)"
+METHOD_STATIC = "static QDQ: int8 per-channel weights, uint8 activations calibrated"
 METHOD_DYNAMIC = "dynamic: int8 per-channel weights, activations quantized per call"
+
+
+@dataclass(frozen=True)
+class Int8Recipe:
+    """How a convolutional graph's static int8 ranges are set; a family may ask for other than
+    the default (its ``INT8_PERCENTILE`` and ``INT8_FLOAT_ENDS``)."""
+
+    percentile: float | None = None
+    """None: each activation's whole calibrated range (MinMax). Else the range holding this
+    percentile of its calibrated values: the rarest values clip, the rest are finer."""
+    float_ends: bool = False
+    """Leave in float the nodes that write each graph's outputs and the decoder's last
+    convolution, so that neither the code nor the result is rounded to 8 bits (a code that
+    carries the image itself beside features shares one 8-bit range with them otherwise)."""
+
+    def describe(self) -> str:
+        how = "MinMax" if self.percentile is None else f"percentile {self.percentile:g}"
+        ends = "; the code and the decoder's last convolution in float" if self.float_ends else ""
+        return f"{METHOD_STATIC} ({how}{ends})"
 
 
 @dataclass(frozen=True)
@@ -78,6 +98,7 @@ class VariantData:
     evaluation_split: str
     noise: float = NOISE_FACTOR
     """The noise factor of ``psnr_noisy_db`` (the family's evaluation noise)."""
+    int8: Int8Recipe = Int8Recipe()
 
 
 def _unshare_initializers(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -142,9 +163,16 @@ def is_convolutional(model: onnx.ModelProto) -> bool:
 
 
 def to_int8(
-    fp32: onnx.ModelProto, target: Path, static: bool, input_name: str, batches: list[np.ndarray]
+    fp32: onnx.ModelProto,
+    target: Path,
+    static: bool,
+    input_name: str,
+    batches: list[np.ndarray],
+    recipe: Int8Recipe = Int8Recipe(),
+    role: str = "encoder",
 ) -> str:
-    """Quantize ``fp32`` into the file ``target``; returns the method used."""
+    """Quantize ``fp32``, the graph of ``role``, into the file ``target``; returns the method
+    used (``recipe``: how static ranges are set)."""
     from onnxruntime.quantization import CalibrationDataReader
 
     class Batches(CalibrationDataReader):
@@ -160,25 +188,51 @@ def to_int8(
     # recorded the traced example's sizes inside LSTM loops; the graph is the same without it.
     model = copy.deepcopy(fp32)
     del model.graph.value_info[:]
+    kept = _float_ends(model, role) if static and recipe.float_ends else []
     with _quiet_quantizer():
-        return _quantize(model, target, static, Batches())
+        return _quantize(model, target, static, Batches(), recipe, kept)
+
+
+def _float_ends(model: onnx.ModelProto, role: str) -> list[str]:
+    """The nodes :attr:`Int8Recipe.float_ends` leaves in float: those that write the graph's
+    outputs, and the decoder's last convolution (after it, only elementwise steps)."""
+    outputs = {o.name for o in model.graph.output}
+    kept = [n.name for n in model.graph.node if outputs.intersection(n.output)]
+    if role == "decoder":
+        kept += [n.name for n in model.graph.node if n.op_type in CONVOLUTIONS][-1:]
+    return kept
 
 
 @contextlib.contextmanager
 def _quiet_quantizer() -> Iterator[None]:
     """ONNX Runtime's quantizers log a generic advice ("consider pre-processing") on the root
-    logger for every graph; it says nothing about this model."""
+    logger for every graph, and its histogram calibrators print their progress to stdout; none
+    of it says anything about this model."""
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)
     try:
-        yield
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
     finally:
         root.setLevel(level)
 
 
-def _quantize(model: onnx.ModelProto, target: Path, static: bool, reader: Any) -> str:
-    from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
+def _quantize(
+    model: onnx.ModelProto,
+    target: Path,
+    static: bool,
+    reader: Any,
+    recipe: Int8Recipe,
+    kept: list[str],
+) -> str:
+    from onnxruntime.quantization import (
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_dynamic,
+        quantize_static,
+    )
 
     if not static:
         # Per-channel weight scales: with one scale per tensor the vae's decoder lost 4.4 nats
@@ -193,8 +247,13 @@ def _quantize(model: onnx.ModelProto, target: Path, static: bool, reader: Any) -
         per_channel=True,
         activation_type=QuantType.QUInt8,
         weight_type=QuantType.QInt8,
+        calibrate_method=CalibrationMethod.MinMax
+        if recipe.percentile is None
+        else CalibrationMethod.Percentile,
+        extra_options={} if recipe.percentile is None else {"CalibPercentile": recipe.percentile},
+        nodes_to_exclude=kept,
     )
-    return METHOD_STATIC
+    return recipe.describe()
 
 
 def _calibration_batches(model: Model, items: np.ndarray) -> dict[str, list[np.ndarray]]:
@@ -271,7 +330,9 @@ def add_variants(
                 **{role: _file_entry(staging / graph_file(role, FP32)) for role in ROLES},
             }
         inputs = {"encoder": card.encoder.inputs[0].name, "decoder": card.decoder.inputs[0].name}
-        methods = {p: _write_variant(staging, fp32, p, inputs, batches) for p in precisions}
+        methods = {
+            p: _write_variant(staging, fp32, p, inputs, batches, data.int8) for p in precisions
+        }
         for precision in precisions:
             graphs[precision] = {
                 role: _file_entry(staging / graph_file(role, precision)) for role in ROLES
@@ -317,6 +378,7 @@ def _write_variant(
     precision: str,
     inputs: dict[str, str],
     batches: dict[str, list[np.ndarray]],
+    recipe: Int8Recipe,
 ) -> str:
     method = METHOD_FP16
     for role in ROLES:
@@ -325,7 +387,7 @@ def _write_variant(
             onnx.save_model(to_fp16(fp32[role]), target)
         elif precision == INT8:
             static = is_convolutional(fp32[role])
-            method = to_int8(fp32[role], target, static, inputs[role], batches[role])
+            method = to_int8(fp32[role], target, static, inputs[role], batches[role], recipe, role)
         else:
             raise ExportError(f"unknown variant precision {precision!r}; valid: {VARIANTS}")
         _stamp(target, precision, fp32[role])
@@ -374,4 +436,12 @@ def _measure(card: Card, data: VariantData, primary: str, machine: str) -> dict[
     return measured
 
 
-__all__ = ["PRECISIONS", "VARIANTS", "VariantData", "add_variants", "to_fp16", "to_int8"]
+__all__ = [
+    "PRECISIONS",
+    "VARIANTS",
+    "Int8Recipe",
+    "VariantData",
+    "add_variants",
+    "to_fp16",
+    "to_int8",
+]

@@ -12,6 +12,8 @@ same file. PSNR in colour against the clean photograph, averaged over the photog
   measures another export, e.g. a candidate before it replaces the bundled one);
 - ``aeinfer photo --ensemble``: the same, averaged over the 8 flips and rotations
   (``denoise(path, ensemble=True)``, 8 passes), where the card allows it;
+- ``aeinfer photo int8``: the int8 variant (``aeinfer.load(…, precision="int8")``, what
+  ``--precision int8`` serves), where the card lists one;
 - BM3D: ``bm3d.bm3d_rgb`` (``bm3d.bm3d`` for grey), told the true σ;
 - non-local means (scikit-image, ``h = 0.8·σ̂``, σ̂ from ``estimate_sigma``, fast mode);
 - total variation (Chambolle), the best weight of a small grid per σ (oracle-tuned);
@@ -43,6 +45,7 @@ from aeinfer.train import photos
 
 OURS = "aeinfer photo"
 ENSEMBLE = "aeinfer photo --ensemble"
+INT8 = "aeinfer photo int8"
 BM3D = "BM3D (σ given)"
 TV_WEIGHTS = (0.04, 0.08, 0.12, 0.16)
 NLM_H = 0.8
@@ -59,7 +62,7 @@ def unit(path: Path) -> np.ndarray:
 
 
 def methods(
-    sigma: float, model: aeinfer.Model
+    sigma: float, model: aeinfer.Model, int8: aeinfer.Model | None
 ) -> dict[str, Callable[[Path, np.ndarray], np.ndarray]]:
     import bm3d
     from skimage.restoration import (
@@ -103,10 +106,15 @@ def methods(
             / 255
         )
 
+    def ours_int8(path: Path, noisy: np.ndarray) -> np.ndarray:
+        assert int8 is not None
+        return np.asarray(int8.denoise(path).convert("RGB"), np.float32) / 255.0
+
     averaged = {ENSEMBLE: ours_ensemble} if model.card.preparation.params.get("dihedral") else {}
     return {
         OURS: ours,
         **averaged,
+        **({INT8: ours_int8} if int8 is not None else {}),
         BM3D: bm3d_,
         "non-local means": nlm,
         "total variation (best weight)": lambda path, noisy: _best_tv(noisy, denoise_tv_chambolle),
@@ -139,6 +147,7 @@ def main() -> None:
     table: dict[str, dict[str, float]] = {}
     rng = np.random.default_rng(SEED)
     model = aeinfer.load(args.model)
+    int8 = aeinfer.load(args.model, precision="int8") if "int8" in model.card.precisions else None
     with tempfile.TemporaryDirectory() as tmp:
         clean_check = {}
         for name in photos.TEST_PHOTOS:
@@ -162,7 +171,7 @@ def main() -> None:
                 noisy = unit(path)
                 _CLEAN[id(noisy)] = clean
                 results = {}
-                for method, run in methods(sigma, model).items():
+                for method, run in methods(sigma, model, int8).items():
                     results[method] = run(path, noisy)
                     sums.setdefault(method, []).append(psnr(results[method], clean))
                 sums.setdefault("noisy input", []).append(psnr(noisy, clean))
@@ -184,7 +193,7 @@ def main() -> None:
         print(json.dumps(report, indent=2))
         return
     names = list(next(iter(table.values())))
-    ours = [n for n in (OURS, ENSEMBLE) if n in names]
+    ours = [n for n in (OURS, ENSEMBLE, INT8) if n in names]
     print("\n| σ | " + " | ".join(names) + "".join(f" | {n} − BM3D" for n in ours) + " |")
     print("|---|" + "---:|" * (len(names) + len(ours)))
     for label, row in table.items():

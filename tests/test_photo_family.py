@@ -161,6 +161,35 @@ def test_int8_calibrates_on_noisy_patches_like_those_it_serves() -> None:
     assert np.array_equal(first, photo.calibration_items(clean, replace(cfg, clean_share=0.9)))
 
 
+def _writer(graph, name: str):
+    return next(node for node in graph.node if name in node.output)
+
+
+@pytest.mark.parametrize("which", ["bundled", "smoke-trained"])
+def test_int8_keeps_the_code_and_the_result_in_float(which: str, smoke: Callable) -> None:
+    """The photo family's int8 recipe (``INT8_PERCENTILE``, ``INT8_FLOAT_ENDS``): ranges from a
+    percentile of the calibrated values, and neither the code (which holds the noisy image
+    itself) nor the decoder's last convolution rounded to 8 bits. The card says so."""
+    import onnx
+
+    photo = FAMILIES["photo"]
+    card = read_card(MODELS_DIR / "photo" if which == "bundled" else smoke("photo").model_dir)
+    method = card.graphs["int8"].method
+    assert f"percentile {photo.INT8_PERCENTILE:g}" in method
+    assert "the code and the decoder's last convolution in float" in method
+    encoder = onnx.load(str(card.graph_path("encoder", "int8"))).graph
+    assert _writer(encoder, encoder.output[0].name).op_type == "Concat"
+    decoder = onnx.load(str(card.graph_path("decoder", "int8"))).graph
+    last = [node for node in decoder.node if node.op_type == "Conv"][-1]
+    weights = {init.name: init for init in decoder.initializer}
+    assert weights[last.input[1]].data_type == onnx.TensorProto.FLOAT
+    assert _writer(decoder, decoder.output[0].name).op_type != "DequantizeLinear"
+    # The other convolutions are quantized: int8 weights behind a DequantizeLinear.
+    quantized = [n for n in decoder.node if n.op_type == "Conv" and n is not last]
+    assert quantized and all(_writer(decoder, n.input[1]).op_type == "DequantizeLinear"
+                             for n in quantized)  # fmt: skip
+
+
 def test_a_share_of_noisy_patches_is_seen_through_jpeg() -> None:
     """``corrupt`` saves a ``jpeg_share`` of the patches as JPEG, as a camera does: the same
     draws give the PNG patch, and its JPEG is what the model sees; a noisy one is to become the
