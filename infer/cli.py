@@ -347,7 +347,7 @@ def denoise(
             # --ensemble is for the photo model: the digit model is not trained on rotations.
             pipe = _load(DENOISE_MODEL, device, precision, ensemble=ensemble and not auto_route)
             if auto_route:
-                route = _load(PHOTO_MODEL, device, Precision["fp32"], True, ensemble)
+                route = _load(PHOTO_MODEL, device, precision, True, ensemble)
         else:
             pipe = _load(model, device, precision, ensemble=ensemble)
         bars = Bars("denoising", inputs)

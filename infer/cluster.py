@@ -107,6 +107,7 @@ class Work:
     task: str
     model: str
     precision: str = FP32
+    """The graphs both models run, the route's included."""
     force: bool = False
     route: str | None = None
     """Denoise: the model for inputs the first one's domain check refuses (the CLI's auto)."""
@@ -263,7 +264,7 @@ class Worker:
         self.route = (
             None
             if work.route is None
-            else pipeline(load_model(work.route, device, FP32, threads), work.ensemble)
+            else pipeline(load_model(work.route, device, work.precision, threads), work.ensemble)
         )
         self.worker = f"{os.uname().nodename}:{os.getpid()}"
 

@@ -31,11 +31,13 @@ from helpers import (
     ok,
     snapshot,
     tiled_copy,
+    u8,
 )
 from PIL import Image, ImageDraw
 
 import aeinfer
 from aeinfer.cli import _training_line
+from aeinfer.zoo import PHOTO_MODEL
 
 REPO = Path(__file__).resolve().parents[1]
 ERROR_PREFIX = "aeinfer: error:"
@@ -319,6 +321,27 @@ def test_denoise_at_a_reduced_precision(tmp_path: Path, digit_png: Path, precisi
     a, b = read_gray(outputs["fp32"]), read_gray(outputs[precision])
     assert a.shape == b.shape == (DIGIT, DIGIT)
     assert np.abs(a - b).mean() < 2.0 / 255.0  # the variants cost little (their cards say so)
+
+
+@pytest.mark.parametrize("precision", ["fp16", "int8"])
+def test_a_routed_photo_runs_at_the_chosen_precision(tmp_path: Path, precision: str) -> None:
+    """``--precision`` is that of the model making each result: a photo the digit model refuses
+    is denoised by the photo model's variant (what the API gives at that precision), not by
+    its fp32 graphs."""
+    y, x = np.mgrid[0:96, 0:128]
+    smooth = np.stack([x / 128, y / 96, (x + y) / 224], axis=-1)
+    noisy = smooth + 0.08 * np.random.default_rng(5).standard_normal(smooth.shape)
+    Image.fromarray(u8(noisy)).save(tmp_path / "photo.png")
+    outputs = {}
+    for chosen in ("fp32", precision):
+        outputs[chosen] = tmp_path / f"{chosen}.png"
+        args = ("denoise", tmp_path / "photo.png", "-o", outputs[chosen], "--precision", chosen)
+        records = json.loads(ok(*args, "--json").stdout)["files"]
+        assert [r["model"] for r in records] == [PHOTO_MODEL]
+    expected = aeinfer.load(PHOTO_MODEL, precision=precision).denoise(tmp_path / "photo.png")
+    got = np.asarray(Image.open(outputs[precision]))
+    np.testing.assert_array_equal(got, np.asarray(expected))
+    assert not np.array_equal(got, np.asarray(Image.open(outputs["fp32"])))
 
 
 def test_unknown_precision_is_a_usage_error(tmp_path: Path, digit_png: Path) -> None:
@@ -1354,7 +1377,6 @@ def test_progress_bars_follow_files_and_tiled_windows_on_a_terminal(
     photo is long work), and a job over many files one over the files; the results are the
     bytes written without bars."""
     from aeinfer import bars
-    from aeinfer.zoo import PHOTO_MODEL
 
     photo = Path(aeinfer.load(PHOTO_MODEL, device="cpu").card.directory)
     model = tiled_copy(photo, tmp_path / "tiled", 32)  # 128×96: 4 × 3 windows

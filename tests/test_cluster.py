@@ -119,6 +119,28 @@ def test_ensemble_on_ray_equals_single_machine(tmp_path: Path) -> None:
     assert snapshot(tmp_path / "plain") != snapshot(tmp_path / "one")  # the passes differ
 
 
+def test_precision_on_ray_reaches_the_routed_model(tmp_path: Path) -> None:
+    """``--precision int8 --ray``: the photo model the non-digits are routed to runs its int8
+    graphs in the actors, as on one machine, not its fp32 ones."""
+    source = tmp_path / "in"
+    source.mkdir()
+    for other in sorted(NOT_DIGITS.iterdir())[:2]:
+        shutil.copy(other, source / other.name)
+    digits = pipeline(load_model("denoise", "cpu", "int8"))
+    photo = pipeline(load_model("photo", "cpu", "int8"))
+    one = jobs.map_files(digits, [source], tmp_path / "one", jobs.DENOISED_TAG, route=photo)
+    work = cluster.Work(DENOISE, "denoise", "int8", route="photo")
+    many = cluster.map_files([str(source)], str(tmp_path / "many"), "denoised", work, SMALL)
+    assert len(one.written) == len(many.written) == 2
+    assert {r["model"] for r in many.records} == {"photo"}
+    assert snapshot(tmp_path / "one") == snapshot(tmp_path / "many")
+    plain = cluster.map_files(
+        [str(source)], str(tmp_path / "plain"), "denoised", _routed_work(), SMALL
+    )
+    assert len(plain.written) == 2
+    assert snapshot(tmp_path / "plain") != snapshot(tmp_path / "many")  # fp32 differs
+
+
 def test_existing_outputs_are_skipped(folder: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     first = cluster.map_files([str(folder)], str(out), "denoised", _routed_work(), SMALL)
