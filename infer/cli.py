@@ -723,8 +723,8 @@ def decode(
         ...,
         "-o",
         "--output",
-        help="x.npy (the items as an array), an image file (a grid of them), a folder (one "
-        "file each), or '-' (.npy to stdout).",
+        help="x.npy (the items as an array), an image file (one item at its size, or a grid "
+        "of them), a folder (one file each), or '-' (.npy to stdout).",
     ),
     model: str = typer.Option(DENOISE_MODEL, "--model", "-m", help=MODEL_HELP),
     device: Device = typer.Option(Device.auto, "--device", help=DEVICE_HELP),

@@ -74,10 +74,12 @@ def per_file_result(pipe: tasks.Pipeline, done: tasks.Done, side_by_side: bool) 
 
 
 def grid_picture(pipe: tasks.Pipeline, items: np.ndarray) -> Image.Image:
-    """Decoded items (N, *item) as one grid picture (``decode -o grid.png``, ``sample``)."""
+    """Decoded items (N, *item) as one grid picture (``decode -o grid.png``, ``sample``): one
+    item is the picture itself at its own size (a photo decoded from its code); several are
+    tiles shrunk to fit :data:`aeinfer.render.THUMBNAIL` if larger."""
     from aeinfer import render
 
-    return render.grid(render.tiles(items, pipe.card.data))
+    return render.grid(render.tiles(items, pipe.card.data, fit=len(items) > 1))
 
 
 def strip_picture(pipe: tasks.Pipeline, items: np.ndarray) -> Image.Image:

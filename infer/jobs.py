@@ -297,21 +297,21 @@ def reconstruct_sheet(
     if exists(output, overwrite, report):
         return report
     sources, labels, paths = _files(pipe, inputs)
-    originals, results = [], []
+    data, scale = pipe.card.data, render.enlargement(pipe.card.data)
+    # Tiles are drawn as each input is done: inputs of a free-size model may differ in size,
+    # and a large photo's tensors are let go of once its thumbnails exist.
+    originals: list[Image.Image] = []
+    results: list[Image.Image] = []
     outcomes = tasks.reconstruct_each(pipe, sources, labels, force=force)
     for count, outcome in enumerate(outcomes, 1):
         done = tasks.unwrap(outcome)
         report.notes.extend(f"{done.label}: {note}" for note in done.notes)
-        originals.append(done.prepared)
-        results.append(done.result)
+        originals.extend(render.tiles(done.prepared, data, scale))
+        results.extend(render.tiles(done.result, data, scale))
         if progress is not None:
             progress(count, len(sources))
     report.processed = len(sources)
-    data, scale = pipe.card.data, render.enlargement(pipe.card.data)
-    sheet = render.pair_sheet(
-        render.tiles(np.concatenate(originals), data, scale),
-        render.tiles(np.concatenate(results), data, scale),
-    )
+    sheet = render.pair_sheet(originals, results)
     write(picture_bytes_for(sheet, output), output, report, inputs=paths, overwrite=True)
     return report
 

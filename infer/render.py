@@ -95,14 +95,14 @@ def enlargement(data: DataSpec) -> int:
     return max(1, round(TILE_TARGET / side))
 
 
-def image_tile(item: np.ndarray, data: DataSpec, scale: int = 1) -> Image.Image:
+def image_tile(item: np.ndarray, data: DataSpec, scale: int = 1, fit: bool = True) -> Image.Image:
     """An image item (C, H, W) as a grey ("L") or RGB picture, enlarged ``scale`` times
-    (nearest neighbour) and shrunk to fit :data:`THUMBNAIL` if larger."""
+    (nearest neighbour) and, with ``fit``, shrunk to fit :data:`THUMBNAIL` if larger."""
     pixels = (_unit(item, data).transpose(1, 2, 0) * 255.0 + 0.5).astype(np.uint8)
     picture = Image.fromarray(pixels[..., 0] if pixels.shape[2] == 1 else pixels)
     if scale > 1:
         picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
-    if max(picture.size) > THUMBNAIL:
+    if fit and max(picture.size) > THUMBNAIL:
         picture.thumbnail((THUMBNAIL, THUMBNAIL), Image.Resampling.LANCZOS)
     return picture
 
@@ -136,10 +136,10 @@ def signal_tile(
     return canvas
 
 
-def tiles(items: np.ndarray, data: DataSpec, scale: int = 1) -> list[Image.Image]:
-    """One tile per item of a batch (N, *item)."""
+def tiles(items: np.ndarray, data: DataSpec, scale: int = 1, fit: bool = True) -> list[Image.Image]:
+    """One tile per item of a batch (N, *item); ``fit``: large images shrunk to thumbnails."""
     if data.modality == IMAGE:
-        return [image_tile(item, data, scale) for item in items]
+        return [image_tile(item, data, scale, fit) for item in items]
     return [signal_tile(item, data) for item in items]
 
 

@@ -667,6 +667,42 @@ def test_encode_to_stdout_writes_only_npy_bytes(tmp_path: Path, noisy: np.ndarra
     assert snapshot(tmp_path) == before
 
 
+def test_a_photo_decoded_from_its_code_keeps_its_size(tmp_path: Path) -> None:
+    """``decode -o x.png`` of one photo's code is the photo at its own size (what the folder
+    output writes), not a thumbnail; several codes make a grid of thumbnails."""
+    y, x = np.mgrid[0:300, 0:400]
+    smooth = np.stack([x / 400, y / 300, (x + y) / 700], axis=-1)
+    Image.fromarray(u8(smooth)).save(tmp_path / "photo.png")
+    ok("encode", "-m", PHOTO_MODEL, tmp_path / "photo.png", "-o", tmp_path / "z.npy")
+    ok("decode", "-m", PHOTO_MODEL, tmp_path / "z.npy", "-o", tmp_path / "one.png")
+    ok("decode", "-m", PHOTO_MODEL, tmp_path / "z.npy", "-o", tmp_path / "each")
+    one = np.asarray(Image.open(tmp_path / "one.png"))
+    assert one.shape == (300, 400, 3)
+    np.testing.assert_array_equal(one, np.asarray(Image.open(tmp_path / "each" / "00000.png")))
+    assert np.abs(one / 255.0 - smooth).max() < 0.05  # the clean picture comes back
+    codes = np.load(tmp_path / "z.npy")
+    np.save(tmp_path / "two.npy", np.concatenate([codes, codes]))
+    ok("decode", "-m", PHOTO_MODEL, tmp_path / "two.npy", "-o", tmp_path / "grid.png")
+    with Image.open(tmp_path / "grid.png") as grid:
+        assert grid.size == (2 * (256 + GRID_PAD) + GRID_PAD, 192 + 2 * GRID_PAD)
+
+
+def test_a_sheet_of_photos_of_different_sizes(tmp_path: Path) -> None:
+    """``reconstruct`` draws one sheet of inputs of any sizes for a free-size model: each pair
+    shrunk to fit a thumbnail, as the model saw and gave it (it raised a numpy error)."""
+    y, x = np.mgrid[0:300, 0:400]
+    wide = np.stack([x / 400, y / 300, (x + y) / 700], axis=-1)
+    Image.fromarray(u8(wide)).save(tmp_path / "wide.png")
+    Image.fromarray(u8(wide.transpose(1, 0, 2)[:, :150])).save(tmp_path / "tall.png")
+    before = snapshot(tmp_path)
+    result = ok("reconstruct", "-m", PHOTO_MODEL, tmp_path / "wide.png", tmp_path / "tall.png",
+                "-o", tmp_path / "sheet.png")  # fmt: skip
+    assert "reconstructed 2 input(s)" in result.stderr
+    with Image.open(tmp_path / "sheet.png") as sheet:
+        assert sheet.width > 4 * 256 and sheet.height > 256  # two pairs of thumbnails
+    assert snapshot(tmp_path) == {**before, "sheet.png": snapshot(tmp_path)["sheet.png"]}
+
+
 def test_encode_and_decode_pipe_in_real_processes(tmp_path: Path, digit_png: Path) -> None:
     encoded = run_process(
         ["-m", "aeinfer", "encode", "-", "-o", "-", "--device", "cpu"],
