@@ -86,7 +86,9 @@ def _errors() -> Iterator[None]:
     try:
         yield
     except AeinferError as exc:
-        _say(f"aeinfer: error: {exc}")
+        from aeinfer.jobs import failure_line
+
+        _say(f"aeinfer: error: {failure_line(exc)}")
         raise typer.Exit(EXIT_ERROR) from None
     except KeyboardInterrupt:
         _say("aeinfer: interrupted")

@@ -313,7 +313,9 @@ class Worker:
         from aeinfer import exchange, tasks
 
         if isinstance(outcome, tasks.Failed):
-            return [self._failure(path, target, outcome.message)]
+            from aeinfer.jobs import failure_line
+
+            return [self._failure(path, target, failure_line(outcome.error))]
         base = {"path": path, "target": target, "model": outcome.model, "message": "",
                 "notes": list(outcome.notes), "worker": self.worker}  # fmt: skip
         task = self.work.task

@@ -65,4 +65,15 @@ class WebAssetsMissing(AeinferError):
 
 class OutOfDomainError(InputError):
     """An input is not of the kind the model was trained on (e.g. not one digit on plain paper,
-    for a digit model); the message says why and what to use instead."""
+    for a digit model). The message says why; ``instead`` names a bundled model made for such
+    inputs (None if there is none). What to do about it — that model, or forcing the input
+    through — each front end says in its own terms (``--force``, ``force=True``,
+    ``?force=true``)."""
+
+    def __init__(self, message: str, instead: str | None = None) -> None:
+        super().__init__(message)
+        self.instead = instead
+
+    def __reduce__(self) -> tuple[type[OutOfDomainError], tuple[str, str | None]]:
+        # Crosses process boundaries (Ray actors) with ``instead``, not only the message.
+        return (type(self), (str(self), self.instead))

@@ -28,7 +28,7 @@ import numpy as np
 from aeinfer import codes_table, exchange, tasks
 from aeinfer.atomic import input_keys, npy_bytes, write_bytes_atomic
 from aeinfer.card import DENOISE, IMAGE, RECONSTRUCT
-from aeinfer.errors import InputError, OutputError
+from aeinfer.errors import InputError, OutOfDomainError, OutputError
 from aeinfer.inputs import expand_inputs, plan_outputs
 from aeinfer.pictures import IMAGE_SUFFIXES, image_format, picture_bytes, read_file
 from aeinfer.progress import Progress
@@ -195,7 +195,7 @@ def map_files(
     for done_count, (source, target) in enumerate(todo, 1):
         outcome = next(outcomes)
         if isinstance(outcome, tasks.Failed):
-            report.failed.append((source, outcome.message))
+            report.failed.append((source, failure_line(outcome.error)))
         else:
             report.processed += 1
             report.notes.extend(f"{outcome.label}: {note}" for note in outcome.notes)
@@ -207,6 +207,19 @@ def map_files(
         if progress is not None:
             progress(done_count, len(todo))
     return report
+
+
+def failure_line(error: BaseException) -> str:
+    """The line a file job (and the command line) gives for an error: its message, and for an
+    input outside a digit model's domain what to do about it, in the command line's terms."""
+    if isinstance(error, OutOfDomainError):
+        instead = (
+            f"for a photograph use --model {error.instead}"
+            if error.instead
+            else ("use a model for photographs")
+        )
+        return f"{error}; {instead}, crop one digit per file, or pass --force"
+    return str(error)
 
 
 def _write_result(
@@ -386,7 +399,7 @@ def score_files(
             labels.extend(str(file) for file, _ in found)
     for count, outcome in enumerate(tasks.score_each(pipe, sources, labels), 1):
         if isinstance(outcome, tasks.Failed):
-            report.failed.append((Path(outcome.label), outcome.message))
+            report.failed.append((Path(outcome.label), failure_line(outcome.error)))
         else:
             report.rows.extend(outcome.output)
             report.notes.extend(f"{outcome.label}: {note}" for note in outcome.notes)
@@ -453,7 +466,7 @@ def encode_table(
         outcomes = tasks.encode_each(pipe, sources, labels, force=force)
         for count, outcome in enumerate(outcomes, 1):
             if isinstance(outcome, tasks.Failed):
-                report.failed.append((Path(outcome.label), outcome.message))
+                report.failed.append((Path(outcome.label), failure_line(outcome.error)))
             elif sink is not None and outcome.output.shape[1:] != shape:
                 report.failed.append(
                     (Path(outcome.label), f"{outcome.label}: its code has shape "

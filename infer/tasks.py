@@ -188,10 +188,6 @@ class Failed:
     label: str
     error: AeinferError
 
-    @property
-    def message(self) -> str:
-        return str(self.error)
-
 
 Outcome = Done | Failed
 
@@ -349,13 +345,12 @@ def better_model(pipe: Pipeline) -> str | None:
 
 
 def refusal(pipe: Pipeline, label: str, verdict: Verdict) -> OutOfDomainError:
-    """The one-line refusal of an input outside the model's domain: why, and what instead."""
-    other = better_model(pipe)
-    instead = f"for a photograph use --model {other}" if other else "use a model for photographs"
+    """The refusal of an input outside the model's domain: why, and the model to use instead
+    (each front end words what to do: ``aeinfer.jobs.failure_line``, the server's errors)."""
     return OutOfDomainError(
         f"{label}: not one digit on plain paper — {verdict.reason} (in-domain score "
-        f"{verdict.score:.2f}, model {pipe.card.name!r} takes ≥ {verdict.threshold:.2f}); "
-        f"{instead}, crop one digit per file, or pass --force"
+        f"{verdict.score:.2f}, model {pipe.card.name!r} takes ≥ {verdict.threshold:.2f})",
+        better_model(pipe),
     )
 
 

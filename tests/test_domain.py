@@ -9,6 +9,7 @@ back in their own ink and paper colours, with more detail than a median filter.
 from __future__ import annotations
 
 import json
+import pickle
 import shutil
 from pathlib import Path
 
@@ -46,8 +47,12 @@ def test_digits_accepted_and_non_digits_refused(name: str, mnist_dir: Path) -> N
     photos = model.score([Image.open(p) for p in DIGIT_PHOTOS])
     assert np.mean([s.in_domain for s in photos]) >= 0.9
     for path in NOT_DIGITS:
-        with pytest.raises(OutOfDomainError, match="not one digit"):
+        with pytest.raises(OutOfDomainError, match="not one digit") as refused:
             model.reconstruct(Image.open(path))
+        # The model to use instead travels with the error, across processes too (Ray).
+        assert refused.value.instead == "photo"
+        again = pickle.loads(pickle.dumps(refused.value))
+        assert (str(again), again.instead) == (str(refused.value), "photo")
 
 
 def test_refusal_is_one_line_naming_a_better_model(tmp_path: Path) -> None:

@@ -263,6 +263,23 @@ def test_denoise_and_reconstruct_are_the_cli_bytes(
     assert denoised.body == (tmp_path / "d.png").read_bytes()
 
 
+def test_a_picture_outside_the_domain_is_refused_in_the_terms_of_http(server: Running) -> None:
+    """A digit model refuses a page of several digits with 422 and one line that says why, as
+    the command line does, and what to do over HTTP: the photo model's route or force=true
+    (not the command line's --model and --force)."""
+    page = (REPO / "examples" / "not-digits" / "digits-row.jpg").read_bytes()
+    refused = post(server, "/v1/models/denoise/denoise", page, "image/jpeg")
+    assert refused.status == 422
+    assert refused.error.startswith("<body>: not one digit on plain paper — ")
+    assert refused.error.endswith(
+        "; for a photograph use /v1/models/photo/<task>, crop one digit per picture, "
+        "or add force=true"
+    )
+    assert "--" not in refused.error
+    forced = post(server, "/v1/models/denoise/denoise?force=true", page, "image/jpeg")
+    assert forced.status == 200 and forced.headers["content-type"] == PNG
+
+
 def test_a_colour_profile_comes_back_as_the_cli_writes_it(server: Running, tmp_path: Path) -> None:
     profile = icc_profile(b"GRAY")
     with Image.open(SEVEN) as seven:

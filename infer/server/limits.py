@@ -48,6 +48,7 @@ from aeinfer.errors import (
     InputError,
     ModelIntegrityError,
     ModelNotFoundError,
+    OutOfDomainError,
     RuntimeMissingError,
 )
 from aeinfer.server.batching import QueueFull, Stopped
@@ -168,6 +169,11 @@ def error_parts(exc: BaseException) -> tuple[int, str, dict[str, str]]:
         headers.setdefault("Retry-After", str(RETRY_AFTER_S))
     if isinstance(exc, ApiError):
         return status, str(exc), headers
+    if isinstance(exc, OutOfDomainError):
+        # What to do, in the terms of HTTP (the library's message says only why).
+        use = f"for a photograph use /v1/models/{exc.instead}/<task>, " if exc.instead else ""
+        line = f"{scrub(str(exc))}; {use}crop one digit per picture, or add force=true"
+        return status, line, headers
     if status < 500 or isinstance(exc, _RETRY):
         return status, scrub(str(exc)), headers
     if isinstance(exc, (DeviceUnavailableError, RuntimeMissingError)):
