@@ -3,8 +3,10 @@
 ``aeinfer.load(name_or_path, device="auto")`` returns an :class:`~aeinfer.api.Autoencoder`:
 ``encode``, ``decode``, ``reconstruct``, ``denoise``, ``score``, ``sample`` and ``interpolate``
 on tensors or on files (see :mod:`aeinfer.api`), with the tensor-level
-:class:`~aeinfer.model.Model` as ``.model``. Importing this package is cheap and never imports
-torch or onnx: the runtime needs only numpy, Pillow and onnxruntime, imported when first used.
+:class:`~aeinfer.model.Model` as ``.model``; ``aeinfer.denoise(files)`` is what the command
+``aeinfer denoise`` does, each picture sent to the model made for it. Importing this package
+is cheap and never imports torch or onnx: the runtime needs only numpy, Pillow and
+onnxruntime, imported when first used.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from aeinfer.errors import (
     InputError,
     ModelIntegrityError,
     ModelNotFoundError,
+    OutOfDomainError,
     OutputError,
     RuntimeConflictError,
     RuntimeMissingError,
@@ -29,7 +32,7 @@ from aeinfer.errors import (
 )
 
 if TYPE_CHECKING:
-    from aeinfer.api import Autoencoder, load
+    from aeinfer.api import Autoencoder, denoise, load
     from aeinfer.model import Model
     from aeinfer.session import share_threads
     from aeinfer.zoo import list_models
@@ -48,12 +51,14 @@ __all__ = [
     "Model",
     "ModelIntegrityError",
     "ModelNotFoundError",
+    "OutOfDomainError",
     "OutputError",
     "RuntimeConflictError",
     "RuntimeMissingError",
     "UnknownFamilyError",
     "WebAssetsMissing",
     "__version__",
+    "denoise",
     "list_models",
     "load",
     "share_threads",
@@ -61,6 +66,7 @@ __all__ = [
 
 _LAZY = {
     "load": "aeinfer.api",
+    "denoise": "aeinfer.api",
     "Autoencoder": "aeinfer.api",
     "Model": "aeinfer.model",
     "list_models": "aeinfer.zoo",

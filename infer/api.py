@@ -7,8 +7,12 @@ Tensors in, tensors out — and files in, files' worth out. Every call takes eit
 - **what a user has**: a path, the bytes of a file, or a Pillow image (or a list of them),
   prepared by the adapter the card names; the result has the input's kind and size — a Pillow
   image for a path or a Pillow image, the file bytes for bytes (PNG for pictures), an array of the
-  file's shape for a signal file. ``model.denoise("photo.jpg")`` is the picture
-  ``aeinfer denoise photo.jpg`` writes.
+  file's shape for a signal file. ``aeinfer.load("photo").denoise("photo.jpg")`` is the
+  picture ``aeinfer denoise --model photo photo.jpg`` writes.
+
+:func:`denoise` is what ``aeinfer denoise`` does without ``--model``: each input to the model
+made for it (one digit on plain paper to the digit denoiser, anything else to the photo
+denoiser at its own size).
 
 Every call goes through :mod:`aeinfer.tasks`, as the command line does, so both give identical
 results for the same input.
@@ -219,6 +223,31 @@ class Autoencoder:
         return codes[0]
 
 
+def denoise(x: Any, *, device: str = "auto", precision: str = FP32, ensemble: bool = False) -> Any:
+    """What ``aeinfer denoise`` writes for each input (a path, the bytes of a file, a Pillow
+    image, or a list of them): denoised by the bundled digit denoiser when its domain check
+    finds one digit on plain paper, else by the bundled photo denoiser at the input's own size
+    (``ensemble``: averaged over the 8 flips and rotations), each at ``precision``. Results come
+    in each input's kind and size, as :meth:`Autoencoder.denoise` gives them. For tensors, or to
+    choose the model, use that method of :func:`load`'s model."""
+    from aeinfer.zoo import DENOISE_MODEL, PHOTO_MODEL
+
+    if _is_tensor(x):
+        raise InputError(
+            "aeinfer.denoise takes pictures (paths, bytes, Pillow images): a tensor has no "
+            "model to route it to; use aeinfer.load(NAME).denoise(tensor)"
+        )
+    digits = tasks.pipeline(load_model(DENOISE_MODEL, device, precision))
+    photos = tasks.pipeline(load_model(PHOTO_MODEL, device, precision), ensemble)
+    sources, single = _sources(x)
+    outcomes = tasks.denoise_routed_each(digits, photos, sources)
+    outputs = [
+        _same_kind(tasks.unwrap(outcome).output, source)
+        for outcome, source in zip(outcomes, sources, strict=True)
+    ]
+    return outputs[0] if single else outputs
+
+
 def load(
     name_or_path: str | os.PathLike[str], device: str = "auto", precision: str = FP32
 ) -> Autoencoder:
@@ -234,4 +263,4 @@ def load(
     return Autoencoder(load_model(path, device, precision))
 
 
-__all__ = ["Autoencoder", "load"]
+__all__ = ["Autoencoder", "denoise", "load"]

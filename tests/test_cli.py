@@ -344,6 +344,33 @@ def test_a_routed_photo_runs_at_the_chosen_precision(tmp_path: Path, precision: 
     assert not np.array_equal(got, np.asarray(Image.open(outputs["fp32"])))
 
 
+def test_the_api_denoises_as_the_command_does(tmp_path: Path, digit_png: Path) -> None:
+    """``aeinfer.denoise`` routes each picture as ``aeinfer denoise`` does (a digit to the
+    digit model, a photo to the photo model), at the precision asked, each result in its
+    input's kind: the same pixels as the command's files."""
+    y, x = np.mgrid[0:96, 0:128]
+    smooth = np.stack([x / 128, y / 96, (x + y) / 224], axis=-1)
+    noisy = smooth + 0.08 * np.random.default_rng(5).standard_normal(smooth.shape)
+    Image.fromarray(u8(noisy)).save(tmp_path / "photo.png")
+    inputs = [digit_png, tmp_path / "photo.png"]
+    for precision in ("fp32", "int8"):
+        out = tmp_path / precision
+        records = json.loads(
+            ok("denoise", *inputs, "-o", out, "--precision", precision, "--json").stdout
+        )["files"]
+        assert [r["model"] for r in records] == ["denoise", PHOTO_MODEL]
+        pictures = aeinfer.denoise(inputs, precision=precision)
+        for picture, record in zip(pictures, records, strict=True):
+            np.testing.assert_array_equal(
+                np.asarray(picture), np.asarray(Image.open(record["output"]))
+            )
+    photo_bytes = (tmp_path / "photo.png").read_bytes()
+    png = aeinfer.denoise(photo_bytes)  # bytes in, PNG bytes out
+    assert png == (tmp_path / "fp32" / "photo.png").read_bytes()
+    with pytest.raises(aeinfer.InputError, match="takes pictures"):
+        aeinfer.denoise(np.zeros((1, 1, 28, 28), np.float32))
+
+
 def test_unknown_precision_is_a_usage_error(tmp_path: Path, digit_png: Path) -> None:
     before = snapshot(tmp_path)
     result = invoke("denoise", digit_png, "--precision", "int4")
