@@ -18,7 +18,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -164,6 +164,17 @@ def reconstruct_bytes(
     return results
 
 
+def denoise_routed_bytes(
+    digits: tasks.Pipeline, photos: tasks.Pipeline | None, data: bytes, label: str
+) -> Payload:
+    """One input denoised as ``aeinfer denoise`` without ``--model`` writes it: by ``digits``
+    when its domain check finds one digit on plain paper, else by ``photos`` (None: refused);
+    the model that made it is the payload's ``detail["model"]``."""
+    done = tasks.unwrap(next(tasks.denoise_routed_each(digits, photos, [data], [label])))
+    payload = file_payload(per_file_result(digits, done, False), done.label, done.notes)
+    return replace(payload, detail={"model": done.model})
+
+
 def score_document(pipe: tasks.Pipeline, rows: Sequence[tasks.Score]) -> dict[str, Any]:
     """Scores as ``aeinfer score --json`` prints them: the rows, and the card's reference
     distribution (its metric, split, count, mean and percentiles)."""
@@ -292,6 +303,7 @@ __all__ = [
     "codes_from_bytes",
     "codes_payload",
     "decode_bytes",
+    "denoise_routed_bytes",
     "encode_bytes",
     "file_payload",
     "grid_picture",

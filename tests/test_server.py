@@ -280,6 +280,37 @@ def test_a_picture_outside_the_domain_is_refused_in_the_terms_of_http(server: Ru
     assert forced.status == 200 and forced.headers["content-type"] == PNG
 
 
+def test_auto_denoise_is_the_command_without_a_model(tmp_path: Path) -> None:
+    """``POST /v1/denoise`` does what ``aeinfer denoise`` does without ``--model``: a digit
+    to the digit denoiser, a photo to the photo denoiser, the same bytes as the command, the
+    model in X-Aeinfer-Model and the reason in X-Aeinfer-Notes; at the precision asked."""
+    y, x = np.mgrid[0:96, 0:128]
+    smooth = np.stack([x / 128, y / 96, (x + y) / 224], axis=-1)
+    noisy = smooth + 0.08 * np.random.default_rng(5).standard_normal(smooth.shape)
+    photo = tmp_path / "photo.png"
+    Image.fromarray((np.clip(noisy, 0, 1) * 255 + 0.5).astype(np.uint8)).save(photo)
+    seven = tmp_path / "seven.png"
+    seven.write_bytes(SEVEN.read_bytes())
+    ok("denoise", seven, photo, "-o", tmp_path / "out", "--precision", "int8")
+    with serving(models=("denoise", "photo")) as running:
+        for path, model in ((seven, "denoise"), (photo, "photo")):
+            reply = post(running, "/v1/denoise?precision=int8", path.read_bytes())
+            assert reply.status == 200 and reply.headers["x-aeinfer-model"] == model
+            assert reply.body == (tmp_path / "out" / path.name).read_bytes()
+        notes = json.loads(reply.headers["x-aeinfer-notes"])
+        assert notes and notes[0].startswith("not one digit") and "denoised by photo" in notes[0]
+        typo = post(running, "/v1/denoise?force=true", photo.read_bytes())
+        assert typo.status == 422 and "valid: precision, ensemble" in typo.error
+        assert call(running, "GET", "/v1/denoise").status == 405
+        assert "/v1/denoise" in call(running, "GET", "/openapi.json").json()["paths"]
+    with serving(models=("denoise",)) as running:  # no photo model: a photo is refused
+        refused = post(running, "/v1/denoise", photo.read_bytes())
+        assert refused.status == 422 and "not one digit" in refused.error
+    with serving(models=("conv",)) as running:
+        missing = post(running, "/v1/denoise", photo.read_bytes())
+        assert missing.status == 404 and "'denoise' or 'photo'" in missing.error
+
+
 def test_a_colour_profile_comes_back_as_the_cli_writes_it(server: Running, tmp_path: Path) -> None:
     profile = icc_profile(b"GRAY")
     with Image.open(SEVEN) as seven:

@@ -268,6 +268,7 @@ def build(settings: Settings) -> Built:
         # Every method reaches the handler, which answers 405 but for POST: the page's static
         # mount at / matches any path, so the router would answer 404 for a GET here.
         Route("/v1/models/{name}/{task}", routes.run_task, methods=routes.ANY_METHOD),
+        Route("/v1/denoise", routes.run_auto_denoise, methods=routes.ANY_METHOD),
         *page_routes(folder, web_note),
     ]
     starlette = Starlette(

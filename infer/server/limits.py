@@ -213,7 +213,10 @@ def route_of(path: str) -> str:
     if path.startswith("/v1/models/"):
         rest = path[len("/v1/models/") :].strip("/")
         return "/v1/models/{name}/{task}" if "/" in rest else "/v1/models/{name}"
-    if path in ("/v1/models", "/healthz", "/readyz", "/metrics", "/docs", "/openapi.json", "/"):
+    if path in (
+        "/v1/models", "/v1/denoise", "/healthz", "/readyz", "/metrics", "/docs",
+        "/openapi.json", "/",
+    ):  # fmt: skip
         return path
     return "/{static}"
 

@@ -208,6 +208,38 @@ def spec(models: Sequence[str]) -> dict[str, Any]:
                     },
                 }
             },
+            "/v1/denoise": {
+                "post": {
+                    "summary": "Denoise a picture with the model made for it, as `aeinfer "
+                    "denoise` does without --model.",
+                    "description": "One digit on plain paper goes to the digit denoiser "
+                    "(`denoise`), any other picture to the photo denoiser (`photo`) at its "
+                    "own size, each where this server serves it; the result is the PNG the "
+                    "command writes, the model that made it in `X-Aeinfer-Model`, and why a "
+                    "picture went to the photo model in `X-Aeinfer-Notes`.",
+                    "parameters": [
+                        _query(
+                            "precision",
+                            {"type": "string", "enum": list(PRECISIONS)},
+                            "Graphs to run, in both models (--precision).",
+                        ),
+                        _query(
+                            "ensemble",
+                            {"type": "boolean"},
+                            "The photo model averages the 8 flips and rotations (--ensemble).",
+                        ),
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"image/*": binary, "multipart/form-data": multipart},
+                    },
+                    "security": [{"bearer": []}, {"apiKey": []}],
+                    "responses": {
+                        "200": {"description": "The denoised picture, image/png."},
+                        **TASK_ERRORS,
+                    },
+                }
+            },
             "/healthz": {
                 "get": {"summary": "Alive (never needs the key).", "responses": {"200": json_ok}}
             },

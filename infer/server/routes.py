@@ -95,6 +95,8 @@ OPTIONS: dict[str, tuple[str, ...]] = {
     INTERPOLATE: ("precision", "steps", "format", "force"),
 }
 """The query parameters each task takes; any other is refused (a typo is not ignored)."""
+AUTO_DENOISE_OPTIONS = ("precision", "ensemble")
+"""``POST /v1/denoise`` chooses the model itself, so it takes no ``force``."""
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -323,8 +325,10 @@ def check_pixels(upload: Upload, limit: int) -> None:
 # --- options --------------------------------------------------------------------------------------
 
 
-def query_options(request: Request, task: str) -> dict[str, str]:
-    allowed = OPTIONS[task]
+def query_options(
+    request: Request, task: str, allowed: Sequence[str] | None = None
+) -> dict[str, str]:
+    allowed = OPTIONS[task] if allowed is None else allowed
     options = dict(request.query_params)
     unknown = sorted(set(options) - set(allowed))
     if unknown:
@@ -419,6 +423,53 @@ async def run_task(request: Request) -> Response:
     return respond(await state.run_one(name, precision, task, job, deadline))
 
 
+@handled
+async def run_auto_denoise(request: Request) -> Response:
+    """``POST /v1/denoise``: what ``aeinfer denoise`` does without ``--model`` — the bundled
+    digit denoiser for one digit on plain paper, the photo denoiser for any other picture
+    (each where this server serves it); the model that made the result in X-Aeinfer-Model."""
+    from aeinfer.zoo import DENOISE_MODEL, PHOTO_MODEL
+
+    if request.method != "POST":
+        raise ApiError(405, "method not allowed: tasks are POST", {"Allow": "POST"})
+    state = server_of(request)
+    deadline = Deadline(state.settings.timeout_s)
+    served = [name for name in (DENOISE_MODEL, PHOTO_MODEL) if name in state.names]
+    if not served:
+        raise ApiError(
+            404,
+            f"/v1/denoise needs the bundled {DENOISE_MODEL!r} or {PHOTO_MODEL!r} model; this "
+            f"server serves: {', '.join(state.names)}",
+        )
+    options = query_options(request, DENOISE, AUTO_DENOISE_OPTIONS)
+    precision = options.get("precision", FP32)
+    for name in served:
+        state.check_precision(name, precision)
+    ensemble = bool_option(options, "ensemble")
+    photos = PHOTO_MODEL if PHOTO_MODEL in served else None
+    if ensemble:  # the photo model's option (the digit model is not trained on rotations)
+        tasks.check_ensemble(state.card(photos or served[0]))
+    found = await uploads(request, state.card(served[0]), DENOISE, ("file",), deadline)
+    check_pixels(found[0], state.settings.max_pixels)
+
+    def job(first: tasks.Pipeline) -> exchange.Payload:
+        upload = found[0]
+        if first.card.name != photos:  # the digit model first, as the command does
+            route = None
+            if photos is not None:
+                route = replace(state.pipeline(photos, precision), ensemble=ensemble)
+            return exchange.denoise_routed_bytes(first, route, upload.data, upload.label)
+        # Only the photo model is served: every picture is its.
+        result = exchange.reconstruct_bytes(
+            replace(first, ensemble=ensemble), [upload.data], [upload.label], task=DENOISE
+        )[0]
+        if isinstance(result, Exception):
+            raise result
+        return replace(result, detail={"model": photos})
+
+    return respond(await state.run_one(served[0], precision, DENOISE, job, deadline))
+
+
 def _sample(
     pipe: tasks.Pipeline, *, count: int, seed: int | None, fmt: str, latents: bool
 ) -> exchange.Payload:
@@ -475,6 +526,8 @@ def respond(payload: exchange.Payload) -> Response:
         headers["X-Aeinfer-Notes"] = json.dumps(list(payload.notes))  # ASCII: \u escapes
     if "seed" in payload.detail:
         headers["X-Aeinfer-Seed"] = str(payload.detail["seed"])
+    if "model" in payload.detail:
+        headers["X-Aeinfer-Model"] = str(payload.detail["model"])
     return Response(payload.body, headers=headers, media_type=payload.media_type)
 
 
@@ -487,6 +540,7 @@ __all__ = [
     "metrics",
     "model_card",
     "readyz",
+    "run_auto_denoise",
     "run_batch",
     "run_task",
 ]
