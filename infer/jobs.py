@@ -319,6 +319,7 @@ def reconstruct_sheet(
     for count, outcome in enumerate(outcomes, 1):
         done = tasks.unwrap(outcome)
         report.notes.extend(f"{done.label}: {note}" for note in done.notes)
+        assert done.prepared is not None  # reconstruct keeps what the model saw
         originals.extend(render.tiles(done.prepared, data, scale))
         results.extend(render.tiles(done.result, data, scale))
         if progress is not None:

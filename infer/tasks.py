@@ -171,7 +171,9 @@ class Done:
 
     label: str
     output: Any
-    prepared: np.ndarray
+    prepared: np.ndarray | None
+    """What the model saw; None where its result was written over it (denoise in tiles: a
+    large photo then needs one float copy of itself, not two)."""
     result: np.ndarray
     state: Any
     notes: tuple[str, ...] = ()
@@ -249,12 +251,17 @@ def _stride(card: Card) -> int:
 
 
 def _grouped(
-    pipe: Pipeline, fn: Callable[[np.ndarray], np.ndarray], ready: list[_Ready], scale: float
+    pipe: Pipeline,
+    fn: Callable[[np.ndarray], np.ndarray],
+    ready: list[_Ready],
+    scale: float,
+    in_place: bool = False,
 ) -> list[np.ndarray]:
     """``fn`` over every prepared tensor: inputs of one shape in one call where the adapter
-    allows it, else each through the adapter's ``run`` (tiled for large pictures)."""
+    allows it, else each through the adapter's ``run`` (tiled for large pictures; with
+    ``in_place`` the result may be written over the prepared tensor)."""
     if not pipe.adapter.batchable:
-        return [pipe.adapter.run(fn, r.tensor, scale) for r in ready]
+        return [pipe.adapter.run(fn, r.tensor, scale, in_place=in_place) for r in ready]
     results: list[np.ndarray | None] = [None] * len(ready)
     shapes: dict[tuple[int, ...], list[int]] = {}
     for position, r in enumerate(ready):
@@ -296,8 +303,9 @@ def _each(
             except AeinferError as exc:
                 outcomes[r.index] = Failed(r.label, exc)
                 continue
+            prepared = None if result is r.tensor else r.tensor  # None: written over
             outcomes[r.index] = Done(
-                r.label, output, r.tensor, result, r.state, r.notes, pipe.card.name, verdict
+                r.label, output, prepared, result, r.state, r.notes, pipe.card.name, verdict
             )
         ready.clear()
 
@@ -405,7 +413,8 @@ def _reconstructions(
     require(pipe, task)
 
     def run(ready: list[_Ready]) -> list[np.ndarray]:
-        return _grouped(pipe, pipe.reconstruct, ready, 1.0)
+        # A denoised input is wanted only restored: its tensor may take the result.
+        return _grouped(pipe, pipe.reconstruct, ready, 1.0, in_place=task == DENOISE)
 
     restore = pipe.adapter.restore_denoised if task == DENOISE else pipe.adapter.restore
 

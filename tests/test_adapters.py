@@ -745,6 +745,28 @@ def test_tiles_are_seamless_with_enough_margin(case: str, extra: int) -> None:
         assert shape[2] <= window and shape[3] <= window
 
 
+@pytest.mark.parametrize("size", [(74, 106), (40, 50), (70, 17), (33, 98)])
+@pytest.mark.parametrize("windows", [1, 3])
+def test_tiles_in_place_write_the_result_over_the_input(
+    size: tuple[int, int], windows: int
+) -> None:
+    """``in_place`` (denoise): the result lands in the input's own array, each core written
+    only once no window still to run reads it — the same numbers as a second array, whatever
+    the picture's size (last windows moved up inside the picture read far above their core)."""
+    adapter = tiles_adapter(1, 3, margin=3, tile=16, batch=windows)
+    batch = np.random.default_rng(11).random((2, 3, *size)).astype(np.float32)
+    expected = adapter.run(lambda b: box_filter(b, 3), batch)
+    given = batch.copy()
+    result = adapter.run(lambda b: box_filter(b, 3), given, in_place=True)
+    assert result is given
+    np.testing.assert_allclose(result, expected, atol=1e-6)
+    np.testing.assert_allclose(expected, box_filter(batch, 3), atol=1e-5)  # seamless too
+    # A result of another shape (3 channels in, 2 out) cannot take the input's place.
+    kept = batch.copy()
+    mixed = adapter.run(mixing, kept, in_place=True)
+    assert mixed.shape == (2, 2, *size) and np.array_equal(kept, batch)
+
+
 @pytest.mark.parametrize("case", sorted(SEAMLESS_CASES))
 def test_tiles_without_margin_show_seams(case: str) -> None:
     model, scale, unit, multiple_of, _ = SEAMLESS_CASES[case]

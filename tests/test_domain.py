@@ -136,9 +136,9 @@ def test_routing_restores_only_what_it_keeps_and_holds_large_pictures_one_at_a_t
     runs: list[int] = []
     real_grouped = tasks._grouped
 
-    def counting_runs(pipe, fn, ready, scale):  # type: ignore[no-untyped-def]
+    def counting_runs(pipe, fn, ready, scale, in_place=False):  # type: ignore[no-untyped-def]
         runs.append(len(ready))
-        return real_grouped(pipe, fn, ready, scale)
+        return real_grouped(pipe, fn, ready, scale, in_place)
 
     monkeypatch.setattr(tasks, "_grouped", counting_runs)
     together = list(tasks.denoise_routed_each(digits, photos, sources))

@@ -148,11 +148,13 @@ class Adapter(ABC):
         batch: np.ndarray,
         scale: float = 1.0,
         unit: int = 1,
+        in_place: bool = False,
     ) -> np.ndarray:
         """``fn`` applied to a prepared batch, whole. ``scale`` is the ratio of ``fn``'s output
         size to its input size along free axes (1 reconstruct, 1/stride encode, stride decode)
-        and ``unit`` the input pixels one element of ``batch`` spans; only an adapter that cuts
-        the batch (``tiles``) needs them."""
+        and ``unit`` the input pixels one element of ``batch`` spans; ``in_place``: the caller
+        no longer needs ``batch``, which may be written over with the result. Only an adapter
+        that cuts the batch (``tiles``) needs them."""
         return fn(batch)
 
 

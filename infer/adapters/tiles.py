@@ -14,6 +14,11 @@ radius, so each core is computed from exactly the inputs the whole-image pass wo
 tiled result equals the whole-image result up to float summation order (seamless; tested within
 1e-4). Windows start on multiples of ``multiple_of``, so pooling and strided layers see the same
 grid as in the whole-image pass.
+
+``in_place`` (denoise, whose input tensor is not needed afterwards): each core's result is
+written over the input tensor instead of into a second whole-picture array, as soon as no window
+still to run reads that core's pixels (about two rows of tiles are held meanwhile), so a large
+photo needs one float copy of itself, not two (12 bytes a pixel less at RGB).
 """
 
 from __future__ import annotations
@@ -143,11 +148,14 @@ class Tiles(Adapter):
         batch: np.ndarray,
         scale: float | Fraction = 1.0,
         unit: int = 1,
+        in_place: bool = False,
     ) -> np.ndarray:
         """``fn`` over ``batch`` (n, C, H, W) in windows; ``scale`` is ``fn``'s output size per
         input size (1 reconstruct, 1/stride encode, stride decode) and ``unit`` the pixels one
-        element of ``batch`` spans (1 for images, the stride for codes). Windows done are
-        reported (:func:`aeinfer.progress.report`) before each call and at the end."""
+        element of ``batch`` spans (1 for images, the stride for codes); with ``in_place`` and
+        a result of ``batch``'s shape, the result is written over ``batch`` (see the module
+        docstring) and ``batch`` is returned. Windows done are reported
+        (:func:`aeinfer.progress.report`) before each call and at the end."""
         # Whole-number arithmetic for the window geometry: a stride of 3 is 1/3, not 0.333….
         scale = Fraction(scale).limit_denominator(MAX_STRIDE)
         tile = max(1, self.params.tile // unit)
@@ -157,25 +165,41 @@ class Tiles(Adapter):
             return fn(batch)
         window = (min(tile + 2 * margin, height), min(tile + 2 * margin, width))
         cores = [(y, x) for y in range(0, height, tile) for x in range(0, width, tile)]
+        origins = [_window_origin(core, window, (height, width), margin) for core in cores]
+        # The last window (in running order) that reads each core's pixels: past it, the core
+        # may be written over (in_place).
+        last_reader = [
+            max(j for j, o in enumerate(origins) if _overlaps(o, window, core, tile))
+            for core in cores
+        ]
         out: np.ndarray | None = None
         for item in range(n):
+            pending: dict[int, np.ndarray] = {}
             for start in range(0, len(cores), self.params.batch):
                 report(item * len(cores) + start, n * len(cores))
-                chunk = cores[start : start + self.params.batch]
-                origins = [_window_origin(core, window, (height, width), margin) for core in chunk]
+                indices = range(start, min(start + self.params.batch, len(cores)))
                 crops = np.stack(
-                    [batch[item, :, y : y + window[0], x : x + window[1]] for y, x in origins]
-                )
+                    [batch[item, :, y : y + window[0], x : x + window[1]]
+                     for y, x in (origins[i] for i in indices)]
+                )  # fmt: skip
                 results = fn(crops)
                 if out is None:
                     size = (int(height * scale), int(width * scale))
-                    out = np.empty((n, results.shape[1], *size), dtype=np.float32)
-                for (cy, cx), (wy, wx), result in zip(chunk, origins, results, strict=True):
+                    shape = (n, results.shape[1], *size)
+                    in_place = in_place and shape == batch.shape
+                    out = batch if in_place else np.empty(shape, dtype=np.float32)
+                for i, result in zip(indices, results, strict=True):
+                    (cy, cx), (wy, wx) = cores[i], origins[i]
+                    y1, x1 = int(min(cy + tile, height) * scale), int(min(cx + tile, width) * scale)
                     y0, x0 = int(cy * scale), int(cx * scale)
-                    y1 = int(min(cy + tile, height) * scale)
-                    x1 = int(min(cx + tile, width) * scale)
                     oy, ox = int((cy - wy) * scale), int((cx - wx) * scale)
-                    out[item, :, y0:y1, x0:x1] = result[:, oy : oy + y1 - y0, ox : ox + x1 - x0]
+                    pending[i] = result[:, oy : oy + y1 - y0, ox : ox + x1 - x0].copy()
+                done = indices[-1] if in_place else len(cores)
+                for i in [i for i in pending if last_reader[i] <= done]:
+                    (cy, cx), core = cores[i], pending.pop(i)
+                    y0, x0 = int(cy * scale), int(cx * scale)
+                    out[item, :, y0 : y0 + core.shape[1], x0 : x0 + core.shape[2]] = core
+            assert not pending, "every core was written"
         assert out is not None  # at least one core exists
         report(n * len(cores), n * len(cores))
         return out
@@ -194,6 +218,13 @@ def _pad_in_place(planes: np.ndarray, h: int, w: int, mode: str) -> None:
     # Tiny pictures (a pad wider than the picture) and edge mode: numpy's own padding.
     padded = np.pad(planes[:, :h, :w], ((0, 0), (0, height - h), (0, width - w)), mode=mode)
     planes[:] = padded
+
+
+def _overlaps(
+    origin: tuple[int, int], window: tuple[int, int], core: tuple[int, int], tile: int
+) -> bool:
+    """Whether the window at ``origin`` reads any pixel of the tile core at ``core``."""
+    return all(o < c + tile and c < o + w for o, w, c in zip(origin, window, core, strict=True))
 
 
 def _window_origin(
