@@ -178,8 +178,13 @@ class MnistDigit(Adapter):
     # --- prepare -------------------------------------------------------------------------------
     def prepare(self, raw: Picture) -> tuple[np.ndarray, DigitFit]:
         p: DigitParams = self.params
-        values = np.clip(raw.over(WHITE), 0.0, 1.0)
+        values = raw.over(WHITE)  # a fresh float copy: clipped where it lies
+        np.clip(values, 0.0, 1.0, out=values)
         gray = luma(values)[..., 0]
+        # The colour analysis needs only the channels' small copies: a large photo's float
+        # copy goes here, not at the end (it was the peak of the routing's check at 40 MP).
+        colour_planes = [ink.shrink(values[..., c], p.ink_grid) for c in range(values.shape[2])]
+        del values
         h, w = gray.shape
         inverted = bool(self._border(gray).mean() > 0.5)
         if inverted:
@@ -193,16 +198,15 @@ class MnistDigit(Adapter):
             small = small - lighting + level
             if not framed:  # MNIST's own frame goes to the model as it is (only polarity)
                 shading = resize_plane(lighting, (w, h), "bicubic") - level
-                gray = np.clip(gray - shading, 0.0, 1.0)
+                gray = gray - shading
+                np.clip(gray, 0.0, 1.0, out=gray)
         background = _median(self._border(gray))
         # The ink stands out from the small copy's own paper: on a noisy scan, clipped noise
         # averages above the full-size median, and would all count as ink.
         excess = small - _median(self._border(small))
         peak = float(excess.max())
         mask = ink.ink_mask(excess, p.ink_threshold, p.ink_fraction, peak)
-        colours = np.stack(
-            [ink.shrink(values[..., c], p.ink_grid) for c in range(values.shape[2])], axis=2
-        )
+        colours = np.stack(colour_planes, axis=2)
         colour_ring = self._ring(colours)
         if lighting is not None:  # each channel's light taken out, as the grey's was
             lit = paint.paper_field(colours, colour_ring, inverted, p.ink_grid, p.flatten)
