@@ -193,7 +193,9 @@ class Tiles(Adapter):
                     y1, x1 = int(min(cy + tile, height) * scale), int(min(cx + tile, width) * scale)
                     y0, x0 = int(cy * scale), int(cx * scale)
                     oy, ox = int((cy - wy) * scale), int((cx - wx) * scale)
-                    pending[i] = result[:, oy : oy + y1 - y0, ox : ox + x1 - x0].copy()
+                    core = result[:, oy : oy + y1 - y0, ox : ox + x1 - x0]
+                    # Held past this call only in place: a copy, not a view of all the windows.
+                    pending[i] = core.copy() if in_place else core
                 done = indices[-1] if in_place else len(cores)
                 for i in [i for i in pending if last_reader[i] <= done]:
                     (cy, cx), core = cores[i], pending.pop(i)
