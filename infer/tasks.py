@@ -458,17 +458,21 @@ def denoise_routed_each(
     :class:`Done` names its model, and a routed one says why in a note."""
     outcomes = _reconstructions(digits, sources, labels, DENOISE, force=True, restore_refused=False)
     # One outcome alive at a time (a large picture's arrays are hundreds of MB): no zip(), which
-    # keeps its last tuple, and no local left bound across a yield, which would keep the last
-    # outcome while the next one is made.
+    # keeps its last tuple, and no local bound across a yield, which would keep the outcome
+    # alive while the caller writes it (a 40 MP photo's float copy: 480 MB during its PNG
+    # encoding) and until the next one is made. ``held`` is emptied by the yield itself.
+    held: list[Outcome] = []
     for source in sources:
-        outcome = next(outcomes)
+        held.append(next(outcomes))
+        outcome = held[0]
         verdict = outcome.verdict if isinstance(outcome, Done) else None
         if verdict is not None and not verdict.in_domain:
             label = outcome.label
-            del outcome  # its prepared state holds the whole picture: not needed past here
-            outcome = _routed(digits, photos, source, label, verdict)
-        yield outcome
-        del outcome
+            del outcome, held[0]  # its state holds the whole picture: not needed past here
+            held.append(_routed(digits, photos, source, label, verdict))
+        else:
+            del outcome
+        yield held.pop()
 
 
 def _routed(

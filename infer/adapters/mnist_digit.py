@@ -23,12 +23,14 @@ Every number comes from the card (``preparation.params``), none from this module
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from aeinfer.adapters import ink, paint
 from aeinfer.adapters.base import Adapter, Params
+from aeinfer.adapters.image import BAND_ROWS
 from aeinfer.card import IMAGE, Card, Problems
 from aeinfer.pictures import Picture, luma, resize_plane
 
@@ -148,6 +150,36 @@ class DigitFit:
     """What the fit has to tell the user (e.g. that no ink was found)."""
 
 
+def _planes_over_white(raw: Picture, grid: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The picture over white paper, clipped to [0, 1]: its luma at full size, and each
+    channel area-averaged to at most ``grid`` pixels a side (:func:`ink.shrink`). Made a band
+    of rows and a channel at a time: a large photo's float copy of all its channels at once was
+    the peak of the routing's check (12 bytes a pixel). Every step is per pixel, so the numbers
+    are those of one whole copy."""
+    height, width = raw.pixels.shape[:2]
+
+    def bands() -> Iterator[tuple[slice, np.ndarray]]:
+        for top in range(0, height, BAND_ROWS):
+            rows = slice(top, top + BAND_ROWS)
+            alpha = None if raw.alpha is None else raw.alpha[rows]
+            values = replace(raw, pixels=raw.pixels[rows], alpha=alpha).over(WHITE)
+            yield rows, np.clip(values, 0.0, 1.0, out=values)  # a fresh array: clipped there
+
+    gray = np.empty((height, width), dtype=np.float32)
+    for rows, values in bands():
+        gray[rows] = luma(values)[..., 0]
+    if raw.channels == 1:  # luma of one channel is that channel
+        return gray, [ink.shrink(gray, grid)]
+    small = []
+    for channel in range(raw.channels):
+        # A plane of its own each: shrink gives a small picture's plane itself back.
+        plane = np.empty((height, width), dtype=np.float32)
+        for rows, values in bands():
+            plane[rows] = values[..., channel]
+        small.append(ink.shrink(plane, grid))
+    return gray, small
+
+
 def _median(values: np.ndarray) -> float:
     """The median of a 1-D array."""
     return float(paint.median_of(values))
@@ -178,13 +210,7 @@ class MnistDigit(Adapter):
     # --- prepare -------------------------------------------------------------------------------
     def prepare(self, raw: Picture) -> tuple[np.ndarray, DigitFit]:
         p: DigitParams = self.params
-        values = raw.over(WHITE)  # a fresh float copy: clipped where it lies
-        np.clip(values, 0.0, 1.0, out=values)
-        gray = luma(values)[..., 0]
-        # The colour analysis needs only the channels' small copies: a large photo's float
-        # copy goes here, not at the end (it was the peak of the routing's check at 40 MP).
-        colour_planes = [ink.shrink(values[..., c], p.ink_grid) for c in range(values.shape[2])]
-        del values
+        gray, colour_planes = _planes_over_white(raw, p.ink_grid)
         h, w = gray.shape
         inverted = bool(self._border(gray).mean() > 0.5)
         if inverted:
