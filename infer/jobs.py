@@ -213,12 +213,8 @@ def failure_line(error: BaseException) -> str:
     """The line a file job (and the command line) gives for an error: its message, and for an
     input outside a digit model's domain what to do about it, in the command line's terms."""
     if isinstance(error, OutOfDomainError):
-        instead = (
-            f"for a photograph use --model {error.instead}"
-            if error.instead
-            else ("use a model for photographs")
-        )
-        return f"{error}; {instead}, crop one digit per file, or pass --force"
+        use = f"for a photograph use --model {error.instead}, " if error.instead else ""
+        return f"{error}; {use}crop one digit per file, or pass --force"
     return str(error)
 
 

@@ -306,6 +306,10 @@ def test_auto_denoise_is_the_command_without_a_model(tmp_path: Path) -> None:
     with serving(models=("denoise",)) as running:  # no photo model: a photo is refused
         refused = post(running, "/v1/denoise", photo.read_bytes())
         assert refused.status == 422 and "not one digit" in refused.error
+    with serving(models=("photo",)) as running:  # no digit model: every picture is a photo's
+        reply = post(running, "/v1/denoise?precision=int8", photo.read_bytes())
+        assert reply.status == 200 and reply.headers["x-aeinfer-model"] == "photo"
+        assert reply.body == (tmp_path / "out" / "photo.png").read_bytes()
     with serving(models=("conv",)) as running:
         missing = post(running, "/v1/denoise", photo.read_bytes())
         assert missing.status == 404 and "'denoise' or 'photo'" in missing.error

@@ -453,19 +453,12 @@ async def run_auto_denoise(request: Request) -> Response:
     check_pixels(found[0], state.settings.max_pixels)
 
     def job(first: tasks.Pipeline) -> exchange.Payload:
-        upload = found[0]
-        if first.card.name != photos:  # the digit model first, as the command does
-            route = None
-            if photos is not None:
-                route = replace(state.pipeline(photos, precision), ensemble=ensemble)
-            return exchange.denoise_routed_bytes(first, route, upload.data, upload.label)
-        # Only the photo model is served: every picture is its.
-        result = exchange.reconstruct_bytes(
-            replace(first, ensemble=ensemble), [upload.data], [upload.label], task=DENOISE
-        )[0]
-        if isinstance(result, Exception):
-            raise result
-        return replace(result, detail={"model": photos})
+        route = None
+        if first.card.name == photos:  # only the photo model is served: every picture is its
+            first = replace(first, ensemble=ensemble)
+        elif photos is not None:  # the digit model first, as the command does
+            route = replace(state.pipeline(photos, precision), ensemble=ensemble)
+        return exchange.denoise_routed_bytes(first, route, found[0].data, found[0].label)
 
     return respond(await state.run_one(served[0], precision, DENOISE, job, deadline))
 
