@@ -532,12 +532,18 @@ def test_full_queue_is_503_and_slow_answers_504_and_slow_bodies_408(seven: bytes
             full = post(running, "/v1/models/denoise/denoise", seven)
             assert full.status == 503 and full.headers["retry-after"] == "1"
             assert "--max-queue" in full.error
-            # The queued requests give up after --timeout-s while the worker is held.
+            # The queued requests give up after --timeout-s while the worker is held...
             for reply in queued:
                 assert reply.result().status == 504
                 assert "--timeout-s" in reply.result().error
-        gate.set()
-        assert post(running, "/v1/models/denoise/denoise", seven).status == 200
+            # ...and free their places at once: with the worker still held, a new request is
+            # queued, not refused as if they still waited.
+            text = call(running, "GET", "/metrics").body.decode()
+            assert metric(text, "aeinfer_queue_depth", model="denoise") == 0
+            later = pool.submit(post, running, "/v1/models/denoise/denoise", seven)
+            wait_for_depth(running, "denoise", 1)
+            gate.set()
+            assert later.result().status == 200
 
         # A client that declares a body and sends a tenth of it.
         with socket.create_connection((running.host, running.port), timeout=TIMEOUT) as slow:

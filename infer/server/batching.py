@@ -12,10 +12,11 @@ shape), and a lone request waits ``max_wait`` at most.
 
 The event loop never runs a model: it submits a job and awaits its
 :class:`concurrent.futures.Future`. A job whose request gave up (timed out) is cancelled and
-skipped if it has not started. The queue is bounded (``max_queue`` jobs waiting per model):
-past that :meth:`Worker.submit` raises :class:`QueueFull` at once, which the server answers
-with 503 and Retry-After, instead of letting latency grow without bound. :meth:`Batcher.stop`
-lets every worker finish the jobs already queued, then ends it (graceful shutdown).
+skipped if it has not started, and frees its place in the queue at once. The queue is bounded
+(``max_queue`` jobs waiting per model): past that :meth:`Worker.submit` raises
+:class:`QueueFull` at once, which the server answers with 503 and Retry-After, instead of
+letting latency grow without bound. :meth:`Batcher.stop` lets every worker finish the jobs
+already queued, then ends it (graceful shutdown).
 """
 
 from __future__ import annotations
@@ -80,8 +81,9 @@ class Worker:
 
     @property
     def depth(self) -> int:
-        """Jobs waiting (not yet taken into a batch)."""
+        """Jobs waiting (not yet taken into a batch) whose requests still wait for them."""
         with self._ready:
+            self._drop_cancelled()
             return len(self._queue)
 
     @property
@@ -95,6 +97,7 @@ class Worker:
         with self._ready:
             if self._stopping:
                 raise Stopped(f"model {self.name!r} is shutting down")
+            self._drop_cancelled()  # a request that gave up frees its place at once
             if len(self._queue) >= self.max_queue:
                 raise QueueFull(
                     f"model {self.name!r} has {len(self._queue)} requests queued "
@@ -110,6 +113,11 @@ class Worker:
             self._stopping = True
             self._ready.notify_all()
         self._thread.join(timeout)
+
+    def _drop_cancelled(self) -> None:
+        """Forget queued jobs whose requests gave up (the lock is held)."""
+        if any(job.future.cancelled() for job in self._queue):
+            self._queue = deque(job for job in self._queue if not job.future.cancelled())
 
     # --- the thread ---------------------------------------------------------------------------
 
