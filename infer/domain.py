@@ -39,9 +39,10 @@ FAINT_MIN = 0.25
 """...and a scaled picture must show at least one mark, its ink standing out from the paper by
 at least this share of the full range: a whole photograph shrunk to a thumbnail and blurred may
 not (the moon at 150×100: no mark at all, yet the score accepted it). With this gate
-scripts/domain.py finds the digit sets' acceptance unchanged and the denoise model refusing
-every photo thumbnail. 28×28 inputs are exempt: heavy noise can hide every mark of a real
-MNIST digit there."""
+scripts/domain.py found the digit sets' acceptance unchanged and the denoise model refusing
+every thumbnail of the 33 photographs the set then held (of the 49 it holds now, one: a blurred
+thumbnail of a few objects on a plain table, whose dark bottle cap is one clear mark). 28×28
+inputs are exempt: heavy noise can hide every mark of a real MNIST digit there."""
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The free-size family (the photo denoiser), smoke-trained and exported, and the bundled model.
 
-The family's own data are photographs from package wheels, which tests never fetch: it is
+The family's own data are photographs from packages on the index, which tests never fetch: it is
 smoke-trained on MNIST (it takes any image shape) and exported as a free-size model, served by
 the ``tiles`` adapter at any resolution. The bundled ``photo`` model is checked against its card.
 """
@@ -140,6 +140,86 @@ def test_the_photo_set_reads_pywavelets_npz_and_jpeg_2000(
     np.savez(tmp_path / "aero.npz", data=grey[::-1])
     with pytest.raises(DataError, match=r"missing or altered: aero\.npz"):
         photos.load(tmp_path, ("aero.npz",))
+
+
+def test_photos_of_a_source_archive_come_from_the_index_checked_by_sha256(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without network: OpenCV's photos are in its source archive only, read from the package
+    index (``PIP_INDEX_URL`` where set) through its JSON simple API, without pip, when only they
+    are missing; the archive and each photo are checked against their pins, and nothing is
+    written from an archive that fails its check."""
+    import hashlib
+    import io
+    import json
+    import tarfile
+    import urllib.error
+    import urllib.request
+
+    from aeinfer.errors import DataError
+    from aeinfer.train import photos
+
+    photo = b"the baboon's bytes"
+    inner = f"{photos.OPENCV_DATA}/baboon.jpg"
+    packed = io.BytesIO()
+    with tarfile.open(fileobj=packed, mode="w:gz") as archive:
+        for name, data in ((inner, photo), (f"{photos.OPENCV_DATA}/lena.jpg", b"not taken")):
+            member = tarfile.TarInfo(name)
+            member.size = len(data)
+            archive.addfile(member, io.BytesIO(data))
+    archive_bytes = packed.getvalue()
+    sha = hashlib.sha256
+    monkeypatch.setattr(photos, "PHOTOS", {"baboon.jpg": (inner, sha(photo).hexdigest())})
+    pin = ("opencv-python", "4.10.0.84", sha(archive_bytes).hexdigest())
+    monkeypatch.setattr(photos, "SDISTS", (pin,))
+    monkeypatch.setenv("PIP_INDEX_URL", "https://mirror.example/simple/")
+
+    def no_pip(command: list[str], **_: object) -> None:
+        raise AssertionError(f"pip was run: {command}")
+
+    monkeypatch.setattr(photos.subprocess, "run", no_pip)
+    asked: list[str] = []
+    served = {"files": [{"filename": "opencv-python-4.10.0.84.tar.gz", "url": "../../f/cv.tgz"}]}
+
+    def index(request: urllib.request.Request | str, timeout: float) -> io.BytesIO:
+        url = request if isinstance(request, str) else request.full_url
+        asked.append(url)
+        if url.endswith("/simple/opencv-python/"):
+            assert isinstance(request, urllib.request.Request)
+            assert request.get_header("Accept") == "application/vnd.pypi.simple.v1+json"
+            return io.BytesIO(json.dumps(served).encode())
+        return io.BytesIO(archive_bytes)
+
+    monkeypatch.setattr(photos.urllib.request, "urlopen", index)
+    target = tmp_path / "photos"
+    steps: list[str] = []
+    assert photos.fetch(target, steps.append) == target
+    assert (target / "baboon.jpg").read_bytes() == photo and len(list(target.iterdir())) == 1
+    assert asked == [
+        "https://mirror.example/simple/opencv-python/",
+        "https://mirror.example/f/cv.tgz",
+    ]
+    assert steps == ["download opencv-python-4.10.0.84.tar.gz from https://mirror.example/simple"]
+    photos.fetch(target)
+    assert len(asked) == 2  # a whole set is not fetched again
+
+    (target / "baboon.jpg").unlink()
+    monkeypatch.setattr(photos, "SDISTS", ((*pin[:2], "0" * 64),))
+    with pytest.raises(DataError, match=r"opencv-python-4\.10\.0\.84\.tar\.gz: sha256 differs"):
+        photos.fetch(target)
+    assert list(target.iterdir()) == []
+
+    served["files"] = []
+    with pytest.raises(DataError, match=r"tar\.gz is not on the index"):
+        photos.fetch(target)
+
+    def offline(request: object, timeout: float) -> None:
+        raise urllib.error.URLError("no route to host")
+
+    monkeypatch.setattr(photos.urllib.request, "urlopen", offline)
+    with pytest.raises(DataError, match=r"cannot download opencv-python.*no route to host"):
+        photos.fetch(target)
+    assert list(target.iterdir()) == []
 
 
 def test_int8_calibrates_on_noisy_patches_like_those_it_serves() -> None:

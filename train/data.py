@@ -307,7 +307,9 @@ def _photos(spec: DataSpec, location: Path | None) -> Dataset:
         # may average over them (aeinfer.ensemble).
         preparation={"adapter": "tiles", "version": 1, "params": {"dihedral": True}},
         description=f"{len(train_names)} photographs from the sample data of "
-        f"{', '.join(photos.WHEELS)}: {', '.join(train_names)}; {PHOTO_PATCHES_PER_EPOCH} "
+        f"{', '.join(photos.WHEELS)} and the source archive of "
+        f"{', '.join(f'{project}=={version}' for project, version, _ in photos.SDISTS)}: "
+        f"{', '.join(train_names)}; {PHOTO_PATCHES_PER_EPOCH} "
         f"augmented {patch}×{patch} patches drawn afresh each epoch (seed {spec.seed})",
         held_out_description=f"{len(held_out)} patches of the held-out photos "
         f"{', '.join(photos.TEST_PHOTOS)}",

